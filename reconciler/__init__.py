@@ -1,0 +1,3 @@
+"""mdr: a declarative GitOps reconciler for OCI Data Science model deployments."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Allow ``python -m reconciler`` as an alias of the ``mdr`` console script."""
+
+from reconciler.cli import main
+
+raise SystemExit(main())

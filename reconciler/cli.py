@@ -1,0 +1,125 @@
+"""The ``mdr`` command line: a thin shell that parses arguments and calls the core.
+
+Exit codes (like Terraform): 0 success / no changes, 1 error, 2 changes present (``--detailed-exitcode``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.errors import Issue, MdrError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _print_issues(issues: list[Issue]) -> None:
+    for issue in issues:
+        print(f"error: {issue}", file=sys.stderr)
+    files = len({i.file for i in issues})
+    print(f"{len(issues)} error(s) in {files} file(s)", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from reconciler.validate import validate_tree
+
+    stack, issues = validate_tree(Path(args.path))
+    if args.output == "json":
+        payload = {
+            "valid": not issues,
+            "stack": stack.config.stack if stack.config else None,
+            "deployments": sorted(d.name for d in stack.deployments),
+            "errors": [issue.__dict__ for issue in issues],
+        }
+        print(json.dumps(payload, indent=2))
+        return EXIT_ERROR if issues else EXIT_OK
+    if issues:
+        _print_issues(issues)
+        return EXIT_ERROR
+    assert stack.config is not None
+    names = ", ".join(sorted(d.name for d in stack.deployments)) or "none"
+    print(
+        f"OK: stack {stack.config.stack} ({stack.config.region}): "
+        f"{len(stack.deployments)} deployment(s) [{names}] in {len(stack.files) + 1} file(s)"
+    )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from reconciler.schema import render_schemas, write_schemas
+
+    if args.check:
+        out = Path(args.out)
+        stale = [
+            name
+            for name, text in render_schemas().items()
+            if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text
+        ]
+        if stale:
+            print(f"error: out-of-date schemas in {out}: {', '.join(stale)}; run: mdr schema --out {out}")
+            return EXIT_ERROR
+        print(f"schemas in {out} are up to date")
+        return EXIT_OK
+    for path in write_schemas(Path(args.out)):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from reconciler.emulator.cli import run
+
+    return run(list(args.emulator_args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mdr",
+        description="Declarative GitOps reconciler for OCI Data Science model deployments.",
+    )
+    parser.add_argument("--version", action="version", version=f"mdr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check manifests and artifacts; no cloud calls")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("--output", choices=["text", "json"], default="text")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("schema", help="write the JSON Schemas of the manifests (for editors)")
+    p.add_argument("--out", default="schemas", help="output folder (default: schemas)")
+    p.add_argument("--check", action="store_true", help="fail if the files in --out are out of date")
+    p.set_defaults(handler=cmd_schema)
+
+    p = sub.add_parser(
+        "emulator",
+        help="run the local OCI emulator (Data Science, Logging, Object Storage)",
+        add_help=False,
+    )
+    p.add_argument("emulator_args", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_emulator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except MdrError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

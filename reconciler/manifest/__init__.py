@@ -1,0 +1,1 @@
+"""Manifest models, the position-keeping YAML loader and stack (tree) loading."""
