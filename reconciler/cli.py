@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.errors import Issue, MdrError
+from reconciler.errors import Issue, MdrError, ValidationFailed
+from reconciler.oci.provider import AUTH_MODES, Target, open_provider
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -73,6 +75,52 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def target_from_args(args: argparse.Namespace) -> Target:
+    if args.local and args.endpoint:
+        raise MdrError("choose one of --local and --endpoint")
+    return Target(
+        local=args.local,
+        endpoint=args.endpoint,
+        profile=args.profile,
+        config_file=args.config_file,
+        auth=args.auth,
+        region=args.region,
+    )
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from reconciler.planner import compute_plan, load_valid_stack, write_plan
+    from reconciler.render import render
+
+    stack = load_valid_stack(Path(args.path))
+    with open_provider(target_from_args(args), stack.config.region if stack.config else None) as provider:
+        result = compute_plan(stack, provider, prune=args.prune or None, allow_deletes=args.allow_deletes)
+    plan = result.plan
+    sys.stdout.write(render(plan, args.output, sys.stdout, verbose=args.verbose))
+    if args.out:
+        write_plan(plan, Path(args.out))
+        print(f"Saved the plan to {args.out}; apply exactly it with: mdr apply {args.out}", file=sys.stderr)
+    if plan.errors:
+        return EXIT_ERROR
+    if args.detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target (default: real OCI with ~/.oci/config)")
+    group.add_argument(
+        "--local", action="store_true", help="use the embedded emulator (state in .mdr/local/)"
+    )
+    group.add_argument("--endpoint", help="one base URL for all OCI services, e.g. a running mdr emulator")
+    group.add_argument(
+        "--profile", default=os.environ.get("OCI_CLI_PROFILE", "DEFAULT"), help="OCI config profile"
+    )
+    group.add_argument("--config-file", help="OCI config file (default ~/.oci/config)")
+    group.add_argument("--auth", choices=AUTH_MODES, default="api_key", help="OCI authentication")
+    group.add_argument("--region", help="override the stack's region")
+
+
 def cmd_emulator(args: argparse.Namespace) -> int:
     from reconciler.emulator.cli import run
 
@@ -97,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="fail if the files in --out are out of date")
     p.set_defaults(handler=cmd_schema)
 
+    p = sub.add_parser("plan", help="show what apply would change")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("--out", help="save the plan (JSON) for mdr apply PLANFILE")
+    p.add_argument("--output", choices=["text", "json", "markdown"], default="text")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument("--prune", action="store_true", help="plan deletes of owned resources no manifest names")
+    p.add_argument("--allow-deletes", type=int, metavar="N", help="allow up to N deletes/replaces")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print API call counts")
+    add_target_options(p)
+    p.set_defaults(handler=cmd_plan)
+
     p = sub.add_parser(
         "emulator",
         help="run the local OCI emulator (Data Science, Logging, Object Storage)",
@@ -113,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except ValidationFailed as exc:
+        _print_issues(exc.issues)
+        return EXIT_ERROR
     except MdrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

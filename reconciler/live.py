@@ -1,0 +1,199 @@
+"""Live state: what exists in OCI for a stack, read with a handful of paginated list calls.
+
+List summaries carry the whole deployment configuration, so there is no per-resource GET: a stack of N
+deployments costs ceil(N/100) list calls per resource type per compartment, plus one ``list_logs`` per log
+group the stack uses. Ownership is decided client-side from freeform tags; resources without this stack's
+``mdr-stack`` tag are kept only for name resolution (an existing log group is reused, never modified).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.canonical import TAG_ARTIFACT, TAG_KEY, TAG_POLICY, TAG_SECRETS, TAG_STACK
+
+GONE_STATES = frozenset({"DELETED", "DELETING"})
+
+
+@dataclass(frozen=True)
+class Owned:
+    """Ownership as read from freeform tags; ``key`` is None for resources of other stacks or none."""
+
+    stack: str | None
+    key: str | None
+
+    @staticmethod
+    def from_tags(tags: dict[str, str] | None, stack: str) -> Owned:
+        tags = tags or {}
+        if tags.get(TAG_STACK) != stack:
+            return Owned(tags.get(TAG_STACK), None)
+        return Owned(stack, tags.get(TAG_KEY))
+
+
+@dataclass
+class LiveDeployment:
+    id: str
+    key: str | None
+    wire: dict[str, Any]  # oci.util.to_dict() of the summary: snake_case keys
+
+    @property
+    def lifecycle_state(self) -> str:
+        return str(self.wire.get("lifecycle_state") or "UNKNOWN")
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.wire.get("freeform_tags") or {})
+
+    @property
+    def display_name(self) -> str:
+        return str(self.wire.get("display_name") or "")
+
+    @property
+    def url(self) -> str | None:
+        return self.wire.get("model_deployment_url")
+
+    @property
+    def model_id(self) -> str | None:
+        config = self.wire.get("model_deployment_configuration_details") or {}
+        return (config.get("model_configuration_details") or {}).get("model_id")
+
+    @property
+    def secret_names(self) -> set[str]:
+        """Environment variables a previous apply recorded as secret (so they are never printed)."""
+        return {n for n in self.tags.get(TAG_SECRETS, "").split(",") if n}
+
+    @property
+    def policy(self) -> dict[str, str]:
+        """The protect/deletion policy recorded at apply, needed once the manifest itself is gone."""
+        pairs = (item.split("=", 1) for item in self.tags.get(TAG_POLICY, "").split(";") if "=" in item)
+        return dict(pairs)
+
+
+@dataclass
+class LiveModel:
+    id: str
+    key: str | None
+    wire: dict[str, Any]
+
+    @property
+    def artifact(self) -> str | None:
+        return (self.wire.get("freeform_tags") or {}).get(TAG_ARTIFACT)
+
+    @property
+    def lifecycle_state(self) -> str:
+        return str(self.wire.get("lifecycle_state") or "UNKNOWN")
+
+    @property
+    def time_created(self) -> str:
+        return str(self.wire.get("time_created") or "")
+
+
+@dataclass
+class LiveLogGroup:
+    id: str
+    key: str | None
+    display_name: str
+    compartment_id: str
+    wire: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LiveLog:
+    id: str
+    key: str | None
+    log_group_id: str
+    display_name: str
+    wire: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LiveState:
+    stack: str
+    deployments: list[LiveDeployment] = field(default_factory=list)
+    models: list[LiveModel] = field(default_factory=list)
+    log_groups: list[LiveLogGroup] = field(default_factory=list)
+    logs: list[LiveLog] = field(default_factory=list)
+    #: deployments in the same compartments that are not this stack's (never touched; counted for output)
+    unowned_deployments: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+    def deployments_by_key(self) -> dict[str, list[LiveDeployment]]:
+        return _group(self.deployments)
+
+    def models_by_key(self) -> dict[str, list[LiveModel]]:
+        return _group(self.models)
+
+    def log_group_named(self, compartment_id: str, name: str) -> LiveLogGroup | None:
+        """The log group with that display name, preferring one this stack owns."""
+        found = [g for g in self.log_groups if g.compartment_id == compartment_id and g.display_name == name]
+        found.sort(key=lambda g: g.key is None)
+        return found[0] if found else None
+
+    def log_named(self, log_group_id: str, name: str) -> LiveLog | None:
+        found = [x for x in self.logs if x.log_group_id == log_group_id and x.display_name == name]
+        found.sort(key=lambda x: x.key is None)
+        return found[0] if found else None
+
+
+def _group(items: Iterable[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        if item.key:
+            out.setdefault(item.key, []).append(item)
+    return out
+
+
+def _wire(item: Any) -> dict[str, Any]:
+    import oci
+
+    data = oci.util.to_dict(item)
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+
+def read_live(provider: Any, stack: str, compartments: Iterable[str], log_group_names: set[str]) -> LiveState:
+    """Read this stack's live state with paginated list calls only (see the module docstring for costs).
+
+    ``log_group_names`` are the groups the manifests name: their logs are listed even when another stack or
+    a person owns the group, so that an existing log is reused instead of duplicated.
+    """
+    ds = provider.data_science
+    state = LiveState(stack)
+    for compartment in sorted(set(compartments)):
+        for item in provider.list_all("ListModelDeployments", ds.list_model_deployments, compartment):
+            wire = _wire(item)
+            if wire.get("lifecycle_state") == "DELETED":
+                continue
+            owned = Owned.from_tags(wire.get("freeform_tags"), stack)
+            if owned.key:
+                state.deployments.append(LiveDeployment(wire["id"], owned.key, wire))
+            else:
+                state.unowned_deployments += 1
+        for item in provider.list_all("ListModels", ds.list_models, compartment):
+            wire = _wire(item)
+            owned = Owned.from_tags(wire.get("freeform_tags"), stack)
+            if owned.key and wire.get("lifecycle_state") != "DELETED":
+                state.models.append(LiveModel(wire["id"], owned.key, wire))
+        groups = provider.list_all("ListLogGroups", provider.logging.list_log_groups, compartment)
+        for item in groups:
+            wire = _wire(item)
+            owned = Owned.from_tags(wire.get("freeform_tags"), stack)
+            if owned.key is None and wire.get("display_name") not in log_group_names:
+                continue
+            if wire.get("lifecycle_state") in GONE_STATES:
+                continue
+            group = LiveLogGroup(wire["id"], owned.key, wire.get("display_name") or "", compartment, wire)
+            state.log_groups.append(group)
+            for log_item in provider.list_all("ListLogs", provider.logging.list_logs, group.id):
+                log_wire = _wire(log_item)
+                if log_wire.get("lifecycle_state") in GONE_STATES:
+                    continue
+                log_owned = Owned.from_tags(log_wire.get("freeform_tags"), stack)
+                state.logs.append(
+                    LiveLog(
+                        log_wire["id"], log_owned.key, group.id, log_wire.get("display_name") or "", log_wire
+                    )
+                )
+    state.api_calls = provider.stats.snapshot()
+    return state

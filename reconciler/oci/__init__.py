@@ -1,0 +1,1 @@
+"""The OCI provider: SDK clients for the three targets, auth, retries, call counting and waits."""

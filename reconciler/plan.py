@@ -1,0 +1,705 @@
+"""The plan: desired state vs live state -> an ordered list of changes (pure).
+
+Like a Terraform plan, a ``Plan`` is data: each ``Change`` names a resource, an ``Action``, the field-level
+before/after (secrets redacted), the API steps that carry it out, the changes it depends on, and a
+fingerprint of the live object it was computed from, so that ``apply`` of a saved plan can refuse when the
+world moved on.
+
+Safety rules live here, not in the applier: prune only from a completely read tree and only when asked,
+never more deletes than ``maxDeletes`` without an explicit allowance, ``protect`` blocks delete and replace,
+``deletion: Orphan`` untags instead of deleting, and resources of other stacks never appear at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from reconciler import __version__
+from reconciler.canonical import (
+    TAG_POLICY,
+    TAG_SECRETS,
+    UNKNOWN_SECRET,
+    deployment_from_wire,
+)
+from reconciler.desired import DesiredDeployment, DesiredModel, DesiredState
+from reconciler.diff import FieldChange, diff
+from reconciler.live import GONE_STATES, LiveDeployment, LiveModel, LiveState
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    ORPHAN = "orphan"  # stop managing: remove mdr's tags, leave the resource running
+    NOOP = "noop"
+
+
+class Kind(StrEnum):
+    LOG_GROUP = "LogGroup"
+    LOG = "Log"
+    MODEL = "Model"
+    DEPLOYMENT = "ModelDeployment"
+
+
+class Group(StrEnum):
+    """The service's option groups: while ACTIVE, one UpdateModelDeployment may change only one of them."""
+
+    NAME = "name"
+    LOGGING = "logging"
+    ENVIRONMENT = "environment"
+    LOAD_BALANCER_BYOC = "loadBalancerByoc"
+    COMPUTE = "compute"
+    MODEL = "model"
+    TAGS = "tags"  # tags may ride along with any group; a step of its own only when nothing else changes
+
+
+#: Order of zero-downtime updates: cheap, reversible groups first; the model swap last.
+GROUP_ORDER = (
+    Group.NAME,
+    Group.LOGGING,
+    Group.ENVIRONMENT,
+    Group.LOAD_BALANCER_BYOC,
+    Group.COMPUTE,
+    Group.MODEL,
+    Group.TAGS,
+)
+
+
+def group_of(path: str, runtime_type: str) -> Group | None:
+    """The option group a canonical field path belongs to; None for fields not updated by PUT."""
+    top = path.split(".", 1)[0]
+    if top in ("displayName", "description"):
+        return Group.NAME
+    if top in ("freeformTags", "definedTags"):
+        return Group.TAGS
+    if top == "logging":
+        return Group.LOGGING
+    if top == "model":
+        return Group.MODEL
+    if top == "infrastructure":
+        bandwidth = path.startswith(("infrastructure.bandwidthMbps", "infrastructure.maximumBandwidthMbps"))
+        return Group.LOAD_BALANCER_BYOC if bandwidth else Group.COMPUTE
+    if top == "runtime":
+        return Group.LOAD_BALANCER_BYOC if runtime_type == "container" else Group.ENVIRONMENT
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    op: str  # the API operation, e.g. UpdateModelDeployment
+    description: str
+    group: str | None = None
+    paths: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "group": self.group,
+            "paths": list(self.paths),
+            "description": self.description,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Step:
+        return Step(data["op"], data["description"], data.get("group"), tuple(data.get("paths") or ()))
+
+
+@dataclass
+class Change:
+    id: str
+    kind: Kind
+    key: str
+    action: Action
+    name: str
+    live_id: str | None = None
+    fields: list[FieldChange] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
+    reason: str | None = None
+    degraded: bool = False
+    live_state: str | None = None
+    #: what apply needs to build request bodies (secret values never: only their environment sources)
+    desired: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "key": self.key,
+            "action": self.action.value,
+            "name": self.name,
+            "liveId": self.live_id,
+            "liveState": self.live_state,
+            "reason": self.reason,
+            "degraded": self.degraded,
+            "fields": [f.to_dict() for f in self.fields],
+            "steps": [s.to_dict() for s in self.steps],
+            "dependsOn": list(self.depends_on),
+            "fingerprint": self.fingerprint,
+            "desired": self.desired,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Change:
+        return Change(
+            id=data["id"],
+            kind=Kind(data["kind"]),
+            key=data["key"],
+            action=Action(data["action"]),
+            name=data["name"],
+            live_id=data.get("liveId"),
+            fields=[FieldChange(f["path"], f["before"], f["after"], f["sensitive"]) for f in data["fields"]],
+            steps=[Step.from_dict(s) for s in data["steps"]],
+            depends_on=list(data.get("dependsOn") or []),
+            fingerprint=data.get("fingerprint"),
+            reason=data.get("reason"),
+            degraded=bool(data.get("degraded")),
+            live_state=data.get("liveState"),
+            desired=dict(data.get("desired") or {}),
+        )
+
+
+@dataclass
+class PlanOptions:
+    prune: bool = False
+    max_deletes: int = 3
+    allow_deletes: int | None = None
+    salt: str = ""
+
+
+@dataclass
+class Plan:
+    stack: str
+    region: str
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: problems that make the plan unappliable (protect vs replace, too many deletes, duplicates)
+    errors: list[str] = field(default_factory=list)
+    complete: bool = True
+    created_at: str = ""
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def actionable(self) -> list[Change]:
+        return [c for c in self.changes if c.action != Action.NOOP]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actionable)
+
+    def summary(self) -> dict[str, int]:
+        counts = {action.value: 0 for action in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+    def change(self, change_id: str) -> Change | None:
+        return next((c for c in self.changes if c.id == change_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "formatVersion": PLAN_FORMAT_VERSION,
+            "mdrVersion": __version__,
+            "stack": self.stack,
+            "region": self.region,
+            "createdAt": self.created_at,
+            "complete": self.complete,
+            "summary": self.summary(),
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+            "apiCalls": dict(self.api_calls),
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Plan:
+        version = data.get("formatVersion")
+        if version != PLAN_FORMAT_VERSION:
+            raise ValueError(
+                f"plan format version {version!r} is not supported (expected {PLAN_FORMAT_VERSION})"
+            )
+        return Plan(
+            stack=data["stack"],
+            region=data["region"],
+            changes=[Change.from_dict(c) for c in data["changes"]],
+            warnings=list(data.get("warnings") or []),
+            errors=list(data.get("errors") or []),
+            complete=bool(data.get("complete")),
+            created_at=data.get("createdAt", ""),
+            api_calls=dict(data.get("apiCalls") or {}),
+        )
+
+
+# --- fingerprints ---------------------------------------------------------------------------------------
+
+
+def _digest(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def deployment_fingerprint(live: LiveDeployment) -> str:
+    """What a saved plan was computed from: configuration, state and tags, but no secret values."""
+    wire = json.loads(json.dumps(live.wire, default=str))
+    config = wire.get("model_deployment_configuration_details") or {}
+    environment = config.get("environment_configuration_details") or {}
+    variables = environment.get("environment_variables") or {}
+    # Values are hashed too, so that an env change behind mdr's back makes the plan stale.
+    environment["environment_variables"] = {k: _digest(v) for k, v in sorted(variables.items())}
+    keep = (
+        "display_name",
+        "description",
+        "compartment_id",
+        "project_id",
+        "lifecycle_state",
+        "model_deployment_configuration_details",
+        "category_log_details",
+        "freeform_tags",
+        "defined_tags",
+    )
+    return _digest({k: wire.get(k) for k in keep})
+
+
+def model_fingerprint(live: LiveModel) -> str:
+    return _digest({"id": live.id, "state": live.lifecycle_state, "tags": live.wire.get("freeform_tags")})
+
+
+def simple_fingerprint(live_id: str | None, wire: dict[str, Any] | None = None) -> str:
+    wire = wire or {}
+    return _digest({"id": live_id, "state": wire.get("lifecycle_state"), "tags": wire.get("freeform_tags")})
+
+
+# --- building -------------------------------------------------------------------------------------------
+
+
+def policy_tag(desired: DesiredDeployment) -> str:
+    return f"protect={str(desired.policy.protect).lower()};deletion={desired.policy.deletion}"
+
+
+def secrets_tag(desired: DesiredDeployment) -> str:
+    return ",".join(sorted(desired.canonical["runtime"]["secretEnv"]))
+
+
+def build_plan(desired: DesiredState, live: LiveState, region: str, options: PlanOptions) -> Plan:
+    plan = Plan(desired.stack, region, complete=desired.complete, api_calls=dict(live.api_calls))
+    plan.created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _plan_log_groups(plan, desired, live, options)
+    _plan_logs(plan, desired, live, options)
+    _plan_models(plan, desired)
+    live_by_key = live.deployments_by_key()
+    for key, wanted in desired.deployments.items():
+        candidates = [d for d in live_by_key.get(key, []) if d.lifecycle_state not in GONE_STATES]
+        if len(candidates) > 1:
+            ids = ", ".join(d.id for d in candidates)
+            plan.errors.append(
+                f"{key}: {len(candidates)} live deployments carry this stack's ownership tags ({ids}); "
+                "delete the extra one(s) or remove their mdr-* tags, then plan again"
+            )
+            continue
+        if wanted.suspended:
+            plan.warnings.append(f"{key}: suspended by the {'mdr.io/suspend'} annotation; not reconciled")
+            continue
+        plan.changes.append(_plan_deployment(wanted, candidates[0] if candidates else None, options))
+    _plan_prune_deployments(plan, desired, live_by_key, options)
+    _plan_model_cleanup(plan, desired, live, options)
+    _check_guards(plan, desired, options)
+    plan.changes = _ordered(plan.changes)
+    return plan
+
+
+def _plan_log_groups(plan: Plan, desired: DesiredState, live: LiveState, options: PlanOptions) -> None:
+    for key, group in desired.log_groups.items():
+        if group.live_id is not None:
+            continue
+        plan.changes.append(
+            Change(
+                id=key,
+                kind=Kind.LOG_GROUP,
+                key=key,
+                action=Action.CREATE,
+                name=group.name,
+                fields=[FieldChange("displayName", None, group.name)],
+                steps=[Step("CreateLogGroup", f"create log group {group.name}")],
+                desired={"displayName": group.name, "compartmentId": group.compartment_id},
+            )
+        )
+    wanted = set(desired.log_groups)
+    for found in live.log_groups:
+        if found.key and found.key not in wanted:
+            _prune(
+                plan, desired, options, Kind.LOG_GROUP, found.key, found.display_name, found.id, found.wire
+            )
+
+
+def _plan_logs(plan: Plan, desired: DesiredState, live: LiveState, options: PlanOptions) -> None:
+    for key, log in desired.logs.items():
+        if log.live_id is not None:
+            continue
+        depends = [log.group_key] if log.group_id.startswith("ref:") else []
+        plan.changes.append(
+            Change(
+                id=key,
+                kind=Kind.LOG,
+                key=key,
+                action=Action.CREATE,
+                name=log.name,
+                fields=[FieldChange("displayName", None, log.name)],
+                steps=[Step("CreateLog", f"create custom log {log.name}")],
+                depends_on=depends,
+                desired={
+                    "displayName": log.name,
+                    "logGroupId": log.group_id,
+                    "retentionDays": log.retention_days,
+                },
+            )
+        )
+    wanted = set(desired.logs)
+    for live_log in live.logs:
+        if live_log.key and live_log.key not in wanted:
+            _prune(
+                plan,
+                desired,
+                options,
+                Kind.LOG,
+                live_log.key,
+                live_log.display_name,
+                live_log.id,
+                live_log.wire,
+            )
+
+
+def _plan_models(plan: Plan, desired: DesiredState) -> None:
+    for model in desired.models.values():
+        if model.live_id is not None:
+            continue
+        upload = "ExportModelArtifact" if model.artifact_path is None else "UploadModelArtifact"
+        plan.changes.append(
+            Change(
+                id=model.change_id,
+                kind=Kind.MODEL,
+                key=model.key,
+                action=Action.CREATE,
+                name=model.details["displayName"],
+                fields=[
+                    FieldChange("artifact", None, model.artifact),
+                    FieldChange("identity", None, model.identity),
+                ],
+                steps=[
+                    Step("CreateModel", f"create model {model.details['displayName']}"),
+                    Step(upload, f"upload artifact {model.artifact} ({model.identity[:19]})"),
+                ],
+                desired=_model_desired(model),
+            )
+        )
+
+
+def _model_desired(model: DesiredModel) -> dict[str, Any]:
+    return {
+        **model.details,
+        "identity": model.identity,
+        "artifact": model.artifact,
+        "artifactPath": model.artifact_path,
+    }
+
+
+def _desired_for_apply(wanted: DesiredDeployment) -> dict[str, Any]:
+    """The desired canonical dict as stored in a plan: secret digests replaced by their sources."""
+    canonical = json.loads(json.dumps(wanted.canonical))
+    canonical["runtime"]["secretEnv"] = {
+        name: {"fromEnv": source} for name, source in sorted(wanted.secret_sources.items())
+    }
+    canonical["ownershipTags"] = {TAG_POLICY: policy_tag(wanted), TAG_SECRETS: secrets_tag(wanted)}
+    canonical["modelKey"] = wanted.model_key
+    return canonical
+
+
+def _plan_deployment(
+    wanted: DesiredDeployment, current: LiveDeployment | None, options: PlanOptions
+) -> Change:
+    change = Change(
+        id=wanted.key,
+        kind=Kind.DEPLOYMENT,
+        key=wanted.key,
+        action=Action.NOOP,
+        name=wanted.name,
+        depends_on=list(wanted.depends_on),
+        desired=_desired_for_apply(wanted),
+    )
+    if current is None:
+        change.action = Action.CREATE
+        change.fields = diff({}, _display_canonical(wanted.canonical))
+        change.steps = _create_steps(wanted)
+        return change
+    change.live_id = current.id
+    change.live_state = current.lifecycle_state
+    change.fingerprint = deployment_fingerprint(current)
+    secret_names = set(wanted.canonical["runtime"]["secretEnv"]) | current.secret_names
+    live_canonical = deployment_from_wire(current.wire, secret_names, options.salt)
+    target = _resolve_unknown_secrets(wanted.canonical, live_canonical)
+    change.fields = diff(live_canonical, target, ignore=wanted.policy.ignore)
+    paths = {f.path for f in change.fields}
+    replace_reason = _replace_reason(current, paths, live_canonical, target)
+    if replace_reason is not None:
+        change.action = Action.REPLACE
+        change.reason = replace_reason
+        change.degraded = current.lifecycle_state == "FAILED"
+        change.steps = [
+            Step("DeleteModelDeployment", f"delete {current.id} ({current.lifecycle_state})"),
+            *_create_steps(wanted),
+        ]
+        return change
+    tags_drifted = current.tags.get(TAG_POLICY) != policy_tag(wanted) or current.tags.get(
+        TAG_SECRETS, ""
+    ) != secrets_tag(wanted)
+    if not change.fields and not tags_drifted:
+        return change
+    change.action = Action.UPDATE
+    change.steps = _update_steps(wanted, current, change.fields, tags_drifted)
+    if current.lifecycle_state == "NEEDS_ATTENTION":
+        change.degraded = True
+        change.reason = "deployment NEEDS_ATTENTION"
+    return change
+
+
+def _display_canonical(canonical: dict[str, Any]) -> dict[str, Any]:
+    """Creates list every non-empty top-level field; secrets show only as names (values are redacted)."""
+    return {k: v for k, v in canonical.items() if v not in (None, {}, [])}
+
+
+def _resolve_unknown_secrets(desired: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """A secret whose source is not available now (e.g. plan in CI) is assumed unchanged if it exists live."""
+    secrets = desired["runtime"]["secretEnv"]
+    if UNKNOWN_SECRET not in secrets.values():
+        return desired
+    target = json.loads(json.dumps(desired))
+    live_secrets = live["runtime"]["secretEnv"]
+    for name, value in secrets.items():
+        if value == UNKNOWN_SECRET and name in live_secrets:
+            target["runtime"]["secretEnv"][name] = live_secrets[name]
+    return target
+
+
+def _replace_reason(
+    current: LiveDeployment, paths: set[str], live: dict[str, Any], desired: dict[str, Any]
+) -> str | None:
+    if current.lifecycle_state == "FAILED":
+        return "the live deployment is FAILED; it is deleted and created again"
+    if "projectId" in paths:
+        return "projectId cannot be changed in place"
+    if live["infrastructure"]["subnetId"] and not desired["infrastructure"]["subnetId"]:
+        return "custom networking (subnetId) cannot be changed back to default networking in place"
+    return None
+
+
+def _create_steps(wanted: DesiredDeployment) -> list[Step]:
+    steps = [Step("CreateModelDeployment", f"create {wanted.name} and wait until ACTIVE")]
+    if wanted.canonical["state"] == "INACTIVE":
+        steps.append(Step("DeactivateModelDeployment", f"deactivate {wanted.name}"))
+    return steps
+
+
+def _update_steps(
+    wanted: DesiredDeployment, current: LiveDeployment, fields: list[FieldChange], tags_drifted: bool
+) -> list[Step]:
+    runtime_type = wanted.canonical["runtime"]["type"]
+    steps: list[Step] = []
+    if "compartmentId" in {f.path for f in fields}:
+        steps.append(
+            Step(
+                "ChangeModelDeploymentCompartment",
+                f"move to {wanted.canonical['compartmentId']}",
+                None,
+                ("compartmentId",),
+            )
+        )
+    by_group: dict[Group, list[str]] = {}
+    for change in fields:
+        group = group_of(change.path, runtime_type)
+        if group is not None:
+            by_group.setdefault(group, []).append(change.path)
+    if tags_drifted:
+        by_group.setdefault(Group.TAGS, [])
+    live_active = current.lifecycle_state not in ("INACTIVE",)
+    want_active = wanted.canonical["state"] == "ACTIVE"
+    if live_active and want_active:
+        tags = by_group.pop(Group.TAGS, None)
+        ordered = [g for g in GROUP_ORDER if g in by_group]
+        for index, group in enumerate(ordered):
+            paths = tuple(by_group[group]) + (tuple(tags) if index == 0 and tags else ())
+            steps.append(
+                Step("UpdateModelDeployment", f"update {group.value} (zero downtime)", group.value, paths)
+            )
+        if not ordered and tags is not None:
+            steps.append(Step("UpdateModelDeployment", "update tags", Group.TAGS.value, tuple(tags)))
+        return steps
+    all_paths = tuple(path for group in GROUP_ORDER for path in by_group.get(group, []))
+    update = Step("UpdateModelDeployment", "update all changed fields while INACTIVE", "all", all_paths)
+    if live_active and not want_active:
+        steps.append(Step("DeactivateModelDeployment", f"deactivate {wanted.name}", None, ("state",)))
+        if by_group:
+            steps.append(update)
+    else:
+        if by_group:
+            steps.append(update)
+        if want_active:
+            steps.append(Step("ActivateModelDeployment", f"activate {wanted.name}", None, ("state",)))
+    return steps
+
+
+def _prune(
+    plan: Plan,
+    desired: DesiredState,
+    options: PlanOptions,
+    kind: Kind,
+    key: str,
+    name: str,
+    live_id: str,
+    wire: dict[str, Any],
+    policy: dict[str, str] | None = None,
+) -> None:
+    """Plan the removal of an owned resource no manifest names any more, if and only if that is safe."""
+    if not desired.complete:
+        plan.warnings.append(f"{key}: not in the manifests, but the tree was not read completely: not pruned")
+        return
+    if not options.prune:
+        plan.warnings.append(
+            f"{key}: owned but no longer in the manifests; prune is off (use --prune to delete)"
+        )
+        return
+    policy = policy or {}
+    if policy.get("protect") == "true":
+        plan.warnings.append(f"{key}: protected (policy.protect); not deleted")
+        return
+    orphan = policy.get("deletion") == "Orphan"
+    plan.changes.append(
+        Change(
+            id=key,
+            kind=kind,
+            key=key,
+            action=Action.ORPHAN if orphan else Action.DELETE,
+            name=name,
+            live_id=live_id,
+            live_state=str(wire.get("lifecycle_state") or ""),
+            fingerprint=simple_fingerprint(live_id, wire),
+            reason="no manifest names it any more",
+            steps=[
+                Step(f"Untag{kind.value}", "remove mdr's tags; leave it running")
+                if orphan
+                else Step(f"Delete{kind.value}", f"delete {live_id}")
+            ],
+        )
+    )
+
+
+def _plan_prune_deployments(
+    plan: Plan, desired: DesiredState, live_by_key: dict[str, list[LiveDeployment]], options: PlanOptions
+) -> None:
+    for key, items in sorted(live_by_key.items()):
+        name = key.split("/", 1)[-1]
+        if key in desired.deployments or name in desired.invalid_names:
+            continue
+        for item in items:
+            if item.lifecycle_state in GONE_STATES:
+                continue
+            _prune(plan, desired, options, Kind.DEPLOYMENT, key, name, item.id, item.wire, item.policy)
+            last = plan.changes[-1] if plan.changes else None
+            if last is not None and last.live_id == item.id:
+                last.fingerprint = deployment_fingerprint(item)
+
+
+def _plan_model_cleanup(plan: Plan, desired: DesiredState, live: LiveState, options: PlanOptions) -> None:
+    """Delete owned models beyond ``keep`` once the deployment has moved off them (after the swap)."""
+    in_use = {d.model_id for d in live.deployments if d.lifecycle_state not in GONE_STATES}
+    wanted_by_key = {m.key: m for m in desired.models.values()}
+    deployment_keys = {f"Model/{d.name}": d.key for d in desired.deployments.values()}
+    for key, models in sorted(live.models_by_key().items()):
+        wanted = wanted_by_key.get(key)
+        name = key.split("/", 1)[-1]
+        if wanted is None and (
+            name in desired.invalid_names or f"ModelDeployment/{name}" in desired.deployments
+        ):
+            continue  # a model.id deployment or an invalid manifest: leave its history alone
+        keep = wanted.keep if wanted else 0
+        active = sorted(
+            (m for m in models if m.lifecycle_state not in GONE_STATES),
+            key=lambda m: m.time_created,
+            reverse=True,
+        )
+        current = wanted.live_id if wanted else None
+        previous = [m for m in active if m.id != current and m.id not in in_use]
+        swap = deployment_keys.get(key)
+        for model in previous[keep:]:
+            if wanted is None:
+                _prune(
+                    plan,
+                    desired,
+                    options,
+                    Kind.MODEL,
+                    f"{key}#{model.id}",
+                    model.wire.get("display_name") or "",
+                    model.id,
+                    model.wire,
+                )
+                continue
+            swap_change = plan.change(swap) if swap else None
+            depends = [swap_change.id] if swap_change and swap_change.action != Action.NOOP else []
+            plan.changes.append(
+                Change(
+                    id=f"{key}#{model.id}",
+                    kind=Kind.MODEL,
+                    key=key,
+                    action=Action.DELETE,
+                    name=str(model.wire.get("display_name") or model.id),
+                    live_id=model.id,
+                    live_state=model.lifecycle_state,
+                    fingerprint=model_fingerprint(model),
+                    reason=f"older than the {keep} previous model(s) kept for rollback",
+                    steps=[Step("DeleteModel", f"delete model {model.id}")],
+                    depends_on=depends,
+                )
+            )
+
+
+def _check_guards(plan: Plan, desired: DesiredState, options: PlanOptions) -> None:
+    for change in plan.changes:
+        if change.kind != Kind.DEPLOYMENT or change.action != Action.REPLACE:
+            continue
+        wanted = desired.deployments.get(change.key)
+        if wanted is not None and wanted.policy.protect:
+            plan.errors.append(
+                f"{change.key}: must be replaced ({change.reason}) but policy.protect is true; "
+                "set protect: false to allow it, or revert the change"
+            )
+    destructive = [
+        c for c in plan.changes if c.kind != Kind.MODEL and c.action in (Action.DELETE, Action.REPLACE)
+    ]
+    limit = options.allow_deletes if options.allow_deletes is not None else options.max_deletes
+    if len(destructive) > limit:
+        names = ", ".join(c.key for c in destructive)
+        plan.errors.append(
+            f"the plan deletes or replaces {len(destructive)} resources ({names}), more than the allowed "
+            f"{limit} (maxDeletes in mdr.yaml); review it and pass --allow-deletes {len(destructive)} to proceed"
+        )
+
+
+_KIND_ORDER = {Kind.LOG_GROUP: 0, Kind.LOG: 1, Kind.MODEL: 2, Kind.DEPLOYMENT: 3}
+
+
+def _ordered(changes: list[Change]) -> list[Change]:
+    """Creates and updates in dependency order (log group -> logs -> model -> deployment), deletes last."""
+
+    def rank(change: Change) -> tuple[int, int, str]:
+        if change.action in (Action.DELETE, Action.ORPHAN):
+            return (1, -_KIND_ORDER[change.kind], change.id)
+        return (0, _KIND_ORDER[change.kind], change.id)
+
+    return sorted(changes, key=rank)
