@@ -11,8 +11,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from reconciler import __version__
+from reconciler.apply import ApplyOptions
 from reconciler.errors import Issue, MdrError, ValidationFailed
 from reconciler.oci.provider import AUTH_MODES, Target, open_provider
 
@@ -107,6 +109,106 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _provider_factory(args: argparse.Namespace) -> Callable[[str | None], Any]:
+    target = target_from_args(args)
+    return lambda region: open_provider(target, region)
+
+
+def _confirm(plan: object) -> bool:
+    if not sys.stdin.isatty():
+        raise MdrError(
+            "refusing to ask for confirmation without a terminal; review the plan and pass --auto-approve"
+        )
+    answer = input("Do you want to perform these actions? Only 'yes' will be accepted: ")
+    return answer.strip() == "yes"
+
+
+def _apply_options(args: argparse.Namespace) -> ApplyOptions:
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    return ApplyOptions(
+        concurrency=args.concurrency,
+        per_compartment=args.per_compartment,
+        timeout_seconds=args.timeout,
+        progress=progress,
+    )
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from reconciler.workflow import ApplyRequest, apply_saved_plan, apply_tree, report
+
+    path = Path(args.path)
+    if path.is_file() and path.suffix == ".json":
+        if args.prune or args.allow_deletes is not None:
+            raise MdrError(
+                "--prune and --allow-deletes belong to plan time; a saved plan is applied as it is"
+            )
+        from reconciler.planner import read_plan
+
+        saved = read_plan(path)
+        with open_provider(target_from_args(args), saved.region) as provider:
+            result = apply_saved_plan(path, provider, args.lock_timeout, _apply_options(args))
+    else:
+        request = ApplyRequest(
+            path=path,
+            auto_approve=args.auto_approve,
+            prune=args.prune or None,
+            allow_deletes=args.allow_deletes,
+            lock_timeout=args.lock_timeout,
+            options=_apply_options(args),
+        )
+        _plan, maybe = apply_tree(request, _provider_factory(args), _confirm)
+        if maybe is None:
+            return EXIT_OK
+        result = maybe
+    report(result, sys.stdout)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from reconciler.journal import AuditLog
+    from reconciler.planner import compute_plan, load_valid_stack
+    from reconciler.status import deployment_statuses, render_statuses
+
+    stack = load_valid_stack(Path(args.path))
+    assert stack.config is not None
+    with open_provider(target_from_args(args), stack.config.region) as provider:
+        result = compute_plan(stack, provider)
+    last: dict[str, str] = {}
+    for record in AuditLog.for_stack(stack.config.stack).read():
+        if str(record.get("outcome")) == "accepted":
+            last[str(record["key"])] = str(record["time"])
+    statuses = deployment_statuses(result.plan, result.live, last)
+    if args.output == "json":
+        print(json.dumps([s.to_dict() for s in statuses], indent=2))
+    else:
+        sys.stdout.write(render_statuses(statuses))
+    return EXIT_OK
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from reconciler.lock import lock_for
+    from reconciler.planner import load_valid_stack
+
+    stack = load_valid_stack(Path(args.path))
+    assert stack.config is not None
+    config = stack.config
+    with open_provider(target_from_args(args), config.region) as provider:
+        lock = lock_for(config.stack, config.lock.model_dump() if config.lock else None, provider)
+        holder = lock.force_unlock()
+    print(f"unlocked {lock.describe()}" + (f" (was held by {holder})" if holder else " (it was not held)"))
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from reconciler.rollback import rollback
+
+    return rollback(
+        Path(args.path), args.name, args.to, _provider_factory(args), args.lock_timeout, _apply_options(args)
+    )
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: real OCI with ~/.oci/config)")
     group.add_argument(
@@ -119,6 +221,20 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config-file", help="OCI config file (default ~/.oci/config)")
     group.add_argument("--auth", choices=AUTH_MODES, default="api_key", help="OCI authentication")
     group.add_argument("--region", help="override the stack's region")
+
+
+def add_apply_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("apply")
+    group.add_argument("--concurrency", type=int, default=8, help="changes applied at once (default 8)")
+    group.add_argument(
+        "--per-compartment", type=int, default=4, help="changes at once per compartment (default 4)"
+    )
+    group.add_argument(
+        "--timeout", type=float, default=1800, help="seconds to wait for one operation (default 1800)"
+    )
+    group.add_argument(
+        "--lock-timeout", type=float, default=60, help="seconds to wait for the stack lock (default 60)"
+    )
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -155,6 +271,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="also print API call counts")
     add_target_options(p)
     p.set_defaults(handler=cmd_plan)
+
+    p = sub.add_parser("apply", help="apply the manifests (plan, confirm, apply) or exactly a saved plan")
+    p.add_argument("path", help="manifest tree, or a plan file saved by mdr plan --out")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--prune", action="store_true", help="delete owned resources no manifest names")
+    p.add_argument("--allow-deletes", type=int, metavar="N", help="allow up to N deletes/replaces")
+    add_apply_options(p)
+    add_target_options(p)
+    p.set_defaults(handler=cmd_apply)
+
+    p = sub.add_parser("status", help="sync and health of each managed deployment")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("--output", choices=["text", "json"], default="text")
+    add_target_options(p)
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("rollback", help="point a deployment back at its previous owned model")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("name", help="deployment name (metadata.name)")
+    p.add_argument("--to", metavar="MODEL_OCID", help="a specific owned model (default: the previous one)")
+    add_apply_options(p)
+    add_target_options(p)
+    p.set_defaults(handler=cmd_rollback)
+
+    p = sub.add_parser("unlock", help="remove a stale stack lock left by a dead writer")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    add_target_options(p)
+    p.set_defaults(handler=cmd_unlock)
 
     p = sub.add_parser(
         "emulator",

@@ -8,8 +8,10 @@ create it, shown as "(known after apply)".
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from reconciler.canonical import deployment_from_manifest, logging_from_refs, ref
@@ -187,6 +189,11 @@ def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> 
         "customMetadata": [item.model_dump() for item in model.customMetadata],
     }
     path = loaded.artifact_path()
+    if path is not None:
+        relative = os.path.relpath(path)
+        path = (
+            Path(relative) if not relative.startswith("..") else path
+        )  # saved plans travel with the checkout
     return DesiredModel(
         key=key,
         change_id=model_change_id(loaded.name, identity),

@@ -187,6 +187,8 @@ class Plan:
     complete: bool = True
     created_at: str = ""
     api_calls: dict[str, int] = field(default_factory=dict)
+    #: what apply of a saved plan needs besides the changes: compartments to re-read, lock and bucket config
+    context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def actionable(self) -> list[Change]:
@@ -217,6 +219,7 @@ class Plan:
             "errors": list(self.errors),
             "warnings": list(self.warnings),
             "apiCalls": dict(self.api_calls),
+            "context": dict(self.context),
             "changes": [c.to_dict() for c in self.changes],
         }
 
@@ -236,6 +239,7 @@ class Plan:
             complete=bool(data.get("complete")),
             created_at=data.get("createdAt", ""),
             api_calls=dict(data.get("apiCalls") or {}),
+            context=dict(data.get("context") or {}),
         )
 
 
@@ -374,6 +378,7 @@ def _plan_logs(plan: Plan, desired: DesiredState, live: LiveState, options: Plan
                 live_log.display_name,
                 live_log.id,
                 live_log.wire,
+                desired_info={"logGroupId": live_log.log_group_id},
             )
 
 
@@ -565,6 +570,7 @@ def _prune(
     live_id: str,
     wire: dict[str, Any],
     policy: dict[str, str] | None = None,
+    desired_info: dict[str, Any] | None = None,
 ) -> None:
     """Plan the removal of an owned resource no manifest names any more, if and only if that is safe."""
     if not desired.complete:
@@ -591,6 +597,7 @@ def _prune(
             live_state=str(wire.get("lifecycle_state") or ""),
             fingerprint=simple_fingerprint(live_id, wire),
             reason="no manifest names it any more",
+            desired=dict(desired_info or {}),
             steps=[
                 Step(f"Untag{kind.value}", "remove mdr's tags; leave it running")
                 if orphan

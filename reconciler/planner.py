@@ -99,6 +99,12 @@ def compute_plan(
     )
     plan = build_plan(desired, live, config.region, options)
     plan.api_calls = provider.stats.snapshot()
+    plan.context = {
+        "compartments": sorted(compartments),
+        "logGroupNames": sorted(g for g in log_groups if g),
+        "lock": config.lock.model_dump() if config.lock else None,
+        "artifacts": config.artifacts.model_dump() if config.artifacts else None,
+    }
     return PlanResult(plan, stack, desired, live)
 
 

@@ -1,0 +1,136 @@
+"""Local records under ``.mdr/``: the apply journal (crash recovery) and the audit log (who wrote what).
+
+The journal records each cloud write *before* waiting on it (resource OCID and work-request id), so that a
+re-run after a crash resumes waiting instead of acting again. The audit log gets one JSON line per API
+write with its outcome. Neither ever holds a secret value: callers pass identifiers, never request bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def state_dir() -> Path:
+    """Where mdr keeps local state: ``$MDR_STATE_DIR`` or ``.mdr`` in the working directory."""
+    return Path(os.environ.get("MDR_STATE_DIR", ".mdr"))
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _JsonLines:
+    """An append-only JSON-lines file; each line is flushed and fsynced so a crash loses at most one line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, sort_keys=True, default=str)
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        records = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line after a crash
+        return records
+
+
+@dataclass
+class JournalEntry:
+    change: str
+    op: str
+    resource_id: str | None = None
+    work_request_id: str | None = None
+    status: str = "started"  # started | done | failed
+
+
+@dataclass
+class Journal:
+    """Per-stack journal of in-flight writes; ``pending`` tells a re-run what it may resume."""
+
+    stack: str
+    path: Path
+    _file: _JsonLines = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._file = _JsonLines(self.path)
+
+    @staticmethod
+    def for_stack(stack: str) -> Journal:
+        return Journal(stack, state_dir() / "journal" / f"{stack}.jsonl")
+
+    def record(self, entry: JournalEntry) -> None:
+        self._file.append({"time": now(), "stack": self.stack, **entry.__dict__})
+
+    def pending(self) -> dict[tuple[str, str], JournalEntry]:
+        """The last entry of each (change, op) whose last status is not ``done``."""
+        last: dict[tuple[str, str], JournalEntry] = {}
+        for record in self._file.read():
+            entry = JournalEntry(
+                record.get("change", ""),
+                record.get("op", ""),
+                record.get("resource_id"),
+                record.get("work_request_id"),
+                record.get("status", "started"),
+            )
+            last[(entry.change, entry.op)] = entry
+        return {k: v for k, v in last.items() if v.status != "done"}
+
+
+@dataclass
+class AuditLog:
+    stack: str
+    path: Path
+    _file: _JsonLines = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._file = _JsonLines(self.path)
+
+    @staticmethod
+    def for_stack(stack: str) -> AuditLog:
+        return AuditLog(stack, state_dir() / "audit" / f"{stack}.jsonl")
+
+    def write(
+        self,
+        key: str,
+        operation: str,
+        outcome: str,
+        request_id: str | None = None,
+        work_request_id: str | None = None,
+        resource_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self._file.append(
+            {
+                "time": now(),
+                "stack": self.stack,
+                "key": key,
+                "operation": operation,
+                "outcome": outcome,
+                "opcRequestId": request_id,
+                "opcWorkRequestId": work_request_id,
+                "resourceId": resource_id,
+                "detail": detail,
+            }
+        )
+
+    def read(self) -> list[dict[str, Any]]:
+        return self._file.read()
