@@ -34,7 +34,6 @@ from reconciler.canonical import (
     TAG_SPEC,
     TAG_STACK,
     is_ref,
-    spec_hash,
 )
 from reconciler.errors import MdrError
 from reconciler.journal import AuditLog, Journal, JournalEntry
@@ -554,11 +553,9 @@ class Executor:
         return current
 
     def _deployment_tags(self, change: Change, desired: dict[str, Any]) -> dict[str, str]:
-        spec = {k: v for k, v in desired.items() if k not in ("ownershipTags", "modelKey")}
-        spec["runtime"] = {**spec["runtime"], "secretEnv": sorted(spec["runtime"].get("secretEnv") or {})}
         return {
             **desired.get("freeformTags", {}),
-            **self._ownership(change.key, {TAG_SPEC: spec_hash(spec)}),
+            **self._ownership(change.key),
             **desired.get("ownershipTags", {}),
         }
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.canonical import deployment_from_manifest, logging_from_refs, ref
+from reconciler.canonical import deployment_from_manifest, logging_from_refs, ref, spec_hash
 from reconciler.live import LiveState
 from reconciler.manifest.models import LogGroupRef, LogRef, Policy
 from reconciler.manifest.stack import LoadedDeployment, Stack
@@ -64,6 +64,9 @@ class DesiredDeployment:
     suspended: bool
     model_key: str | None
     depends_on: tuple[str, ...] = ()
+    #: hash of what the manifest says (spec + artifact identity): equal to the live ``mdr-spec`` tag when
+    #: the manifest has not changed since the last apply, so any remaining difference is drift
+    spec_hash: str = ""
 
 
 @dataclass
@@ -165,6 +168,14 @@ def _add_deployment(
         suspended=loaded.manifest.metadata.annotations.get(SUSPEND_ANNOTATION, "").lower() == "true",
         model_key=model_key,
         depends_on=tuple(dict.fromkeys(depends)),
+        spec_hash=spec_hash(
+            {
+                "spec": spec.model_dump(mode="json"),
+                "identity": identities.get(name),
+                "compartmentId": loaded.compartment_id,
+                "projectId": loaded.project_id,
+            }
+        ),
     )
 
 

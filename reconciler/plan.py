@@ -23,6 +23,7 @@ from reconciler import __version__
 from reconciler.canonical import (
     TAG_POLICY,
     TAG_SECRETS,
+    TAG_SPEC,
     UNKNOWN_SECRET,
     deployment_from_wire,
 )
@@ -126,6 +127,8 @@ class Change:
     fingerprint: str | None = None
     reason: str | None = None
     degraded: bool = False
+    #: the manifest is unchanged since the last apply (same mdr-spec): the difference was made outside mdr
+    drift: bool = False
     live_state: str | None = None
     #: what apply needs to build request bodies (secret values never: only their environment sources)
     desired: dict[str, Any] = field(default_factory=dict)
@@ -141,6 +144,7 @@ class Change:
             "liveState": self.live_state,
             "reason": self.reason,
             "degraded": self.degraded,
+            "drift": self.drift,
             "fields": [f.to_dict() for f in self.fields],
             "steps": [s.to_dict() for s in self.steps],
             "dependsOn": list(self.depends_on),
@@ -163,6 +167,7 @@ class Change:
             fingerprint=data.get("fingerprint"),
             reason=data.get("reason"),
             degraded=bool(data.get("degraded")),
+            drift=bool(data.get("drift")),
             live_state=data.get("liveState"),
             desired=dict(data.get("desired") or {}),
         )
@@ -422,7 +427,11 @@ def _desired_for_apply(wanted: DesiredDeployment) -> dict[str, Any]:
     canonical["runtime"]["secretEnv"] = {
         name: {"fromEnv": source} for name, source in sorted(wanted.secret_sources.items())
     }
-    canonical["ownershipTags"] = {TAG_POLICY: policy_tag(wanted), TAG_SECRETS: secrets_tag(wanted)}
+    canonical["ownershipTags"] = {
+        TAG_POLICY: policy_tag(wanted),
+        TAG_SECRETS: secrets_tag(wanted),
+        TAG_SPEC: wanted.spec_hash,
+    }
     canonical["modelKey"] = wanted.model_key
     return canonical
 
@@ -446,6 +455,7 @@ def _plan_deployment(
         return change
     change.live_id = current.id
     change.live_state = current.lifecycle_state
+    change.drift = current.tags.get(TAG_SPEC) == wanted.spec_hash
     change.fingerprint = deployment_fingerprint(current)
     secret_names = set(wanted.canonical["runtime"]["secretEnv"]) | current.secret_names
     live_canonical = deployment_from_wire(current.wire, secret_names, options.salt)

@@ -95,6 +95,8 @@ def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
             lines.append(f"    # {change.reason}")
         if change.degraded:
             lines.append(f"    # degraded: live state {change.live_state}")
+        if change.drift:
+            lines.append("    # drift: changed outside mdr (the manifest is unchanged since the last apply)")
         for field_change in change.fields:
             lines.append(f"    {_field_line(field_change)}")
         for index, step in enumerate(change.steps, 1):

@@ -137,7 +137,7 @@ def _apply_deployments(desired: DesiredState, live: LiveState, secret_env: dict[
             **wanted.canonical["freeformTags"],
             TAG_STACK: STACK_NAME,
             TAG_KEY: key,
-            TAG_SPEC: "x",
+            TAG_SPEC: wanted.spec_hash,
             TAG_POLICY: policy_tag(wanted),
             TAG_SECRETS: secrets_tag(wanted),
         }

@@ -178,6 +178,15 @@ def test_drift_behind_our_back_is_detected(root: Path) -> None:
     ]["instance_count"] = 5
     [change] = plan_for(stack, live).actionable
     assert [(f.path, f.before, f.after) for f in change.fields] == [("infrastructure.replicas", 5, 1)]
+    assert change.drift, "the manifest did not change: this is drift"
+    assert "drift: changed outside mdr" in render_text(plan_for(stack, live))
+
+
+def test_manifest_edit_is_not_reported_as_drift(root: Path) -> None:
+    live = converge(load(root))
+    edit(root, "    ocpus: 1", "    ocpus: 2")
+    [change] = plan_for(load(root), live).actionable
+    assert not change.drift
 
 
 def test_ignored_paths_hide_drift(root: Path) -> None:
