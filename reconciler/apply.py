@@ -77,6 +77,8 @@ class ApplyOptions:
     large_artifact_bytes: int = 2 * 1024**3
     artifact_bucket: tuple[str, str | None, str] | None = None  # (bucket, namespace, prefix)
     progress: Callable[[str], None] = lambda message: None
+    #: set on shutdown: waits stop at once (the journal lets the next run resume them)
+    abort: threading.Event | None = None
 
 
 @dataclass
@@ -307,6 +309,7 @@ class Executor:
                 ).data
                 detail = "; ".join(f"{e.code}: {e.message}" for e in errors) or "no error detail"
                 raise ChangeFailed(f"{operation} work request {work_request_id} {status}: {detail}")
+            self._check_abort(operation)
             if time.monotonic() > deadline:
                 raise ChangeFailed(
                     f"{operation} still {status} after {self.options.timeout_seconds:g}s (work request "
@@ -319,6 +322,10 @@ class Executor:
                 last_report = time.monotonic()
             time.sleep(delay)
             delay = min(delay * 1.5, self.options.poll_max_seconds)
+
+    def _check_abort(self, what: str) -> None:
+        if self.options.abort is not None and self.options.abort.is_set():
+            raise ChangeFailed(f"{what}: abandoned on shutdown; the next run resumes it from the journal")
 
     def _record(self, change: Change, op: str, resource_id: str | None, wr: str | None, status: str) -> None:
         self.journal.record(JournalEntry(change.id, op, resource_id, wr, status))
@@ -628,6 +635,7 @@ class Executor:
             state = str(data.lifecycle_state)
             if state in SETTLED_STATES:
                 break
+            self._check_abort(f"waiting for {deployment_id}")
             if time.monotonic() > deadline:
                 raise ChangeFailed(f"{deployment_id} still {state} after {self.options.timeout_seconds:g}s")
             time.sleep(delay)

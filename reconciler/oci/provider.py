@@ -120,11 +120,27 @@ class Provider:
         self.logging = oci.logging.LoggingManagementClient(config, **kwargs)
         self.object_storage = oci.object_storage.ObjectStorageClient(config, **kwargs)
         self.stats = CallStats()
+        self.budget: Any = None
         self._namespace: str | None = None
         self._on_close = on_close
 
+    def attach_budget(self, budget: Any) -> None:
+        """Spend one token per call and let every HTTP answer (retries included) steer the rate."""
+        self.budget = budget
+
+        def observe(response: Any, *args: Any, **kwargs: Any) -> None:
+            if response.status_code == 429:
+                budget.on_throttled()
+            elif response.status_code < 500:
+                budget.on_success()
+
+        for client in (self.data_science, self.logging, self.object_storage):
+            client.base_client.session.hooks["response"].append(observe)
+
     def call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One API call (with the SDK's retries inside), counted under ``operation``."""
+        if self.budget is not None:
+            self.budget.acquire()
         try:
             response = fn(*args, **kwargs)
         except oci.exceptions.ServiceError:
