@@ -284,6 +284,7 @@ class Executor:
             raise
         headers = response.headers or {}
         resource_id = getattr(response.data, "id", None) if response.data is not None else None
+        crash_point(f"after:{operation}")
         self.audit.write(
             change.key,
             operation,
@@ -292,12 +293,14 @@ class Executor:
             headers.get("opc-work-request-id"),
             resource_id or change.live_id,
         )
+        crash_point(f"recorded:{operation}")
         return response
 
     def _wait_work_request(self, client: Any, work_request_id: str, change: Change, operation: str) -> Any:
         delay = self.options.poll_initial_seconds
         deadline = time.monotonic() + self.options.timeout_seconds
         last_report = 0.0
+        crash_point(f"waiting:{operation}")
         while True:
             request = self.provider.call("GetWorkRequest", client.get_work_request, work_request_id).data
             status = str(request.status)
@@ -736,6 +739,16 @@ class Executor:
         work_request_id = response.headers.get("opc-work-request-id")
         if work_request_id:
             self._wait_work_request(client, work_request_id, change, "UpdateModelDeployment (untag)")
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for crash-safety tests: ``MDR_CRASH_AT=after:CreateModelDeployment`` kills the process
+    (SIGKILL, no cleanup) the first time that point is reached. Never set in normal use."""
+    wanted = os.environ.get("MDR_CRASH_AT")
+    if wanted and wanted == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _resource_from(request: Any, entity_hint: str = "") -> str | None:

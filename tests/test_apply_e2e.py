@@ -1,0 +1,200 @@
+"""plan and apply end to end: mdr as a subprocess, the real oci SDK, the emulator over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import oci
+import pytest
+from e2e import EXAMPLE_COMPARTMENT, World, copy_example_stack, edit
+
+from reconciler.emulator import Emulator
+
+CANARY = "canary-9f3a77d1-secret"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    emulator = Emulator(work_request_seconds=0.05).start()
+    config = emulator.write_oci_config(tmp_path / "oci")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    try:
+        yield World(emulator, config, workdir)
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def stack(world: World) -> Path:
+    return copy_example_stack(world.workdir / "manifests")
+
+
+def _apply(world: World, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return world.mdr("apply", "manifests", "--auto-approve", *args, env=env)
+
+
+def test_example_stack_applies_from_empty_cloud_and_second_plan_is_empty(world: World, stack: Path) -> None:
+    first = world.mdr("plan", "manifests", "--detailed-exitcode")
+    assert first.returncode == 2, first.stderr
+    assert "Plan: 6 to create" in first.stdout  # log group, 3 logs, 1 model (shared artifact? no: 2), ...
+    result = _apply(world)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Apply complete" in result.stdout
+    names = sorted(d.display_name for d in world.deployments())
+    assert names == ["Churn API", "Fraud scorer"]
+    assert all(d.lifecycle_state == "ACTIVE" for d in world.deployments())
+    again = world.mdr("plan", "manifests", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout
+
+
+def test_three_option_groups_are_applied_as_three_sequential_updates(world: World, stack: Path) -> None:
+    assert _apply(world).returncode == 0
+    manifest = stack / "fraud-scorer.yaml"
+    edit(manifest, "  displayName: Fraud scorer", "  displayName: Fraud scorer v2")
+    edit(manifest, "    ocpus: 1", "    ocpus: 2")
+    edit(manifest, 'env: {WEB_CONCURRENCY: "2"}', 'env: {WEB_CONCURRENCY: "4"}')
+    world.emulator.reset_counters()
+    result = _apply(world)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert world.emulator.counters().get("UpdateModelDeployment") == 3
+    [fraud] = [d for d in world.deployments() if d.display_name == "Fraud scorer v2"]
+    config = world.sdk().get_model_deployment(fraud.id).data.model_deployment_configuration_details
+    assert config.model_configuration_details.instance_configuration.model_deployment_instance_shape_config_details.ocpus == 2
+    assert config.environment_configuration_details.environment_variables["WEB_CONCURRENCY"] == "4"
+    assert "No changes" in world.mdr("plan", "manifests").stdout
+
+
+def test_stale_saved_plan_is_refused_and_nothing_applied(world: World, stack: Path) -> None:
+    assert _apply(world).returncode == 0
+    edit(stack / "fraud-scorer.yaml", "    ocpus: 1", "    ocpus: 2")
+    saved = world.mdr("plan", "manifests", "--out", "plan.json")
+    assert saved.returncode == 0, saved.stderr
+    [fraud] = [d for d in world.deployments() if d.display_name == "Fraud scorer"]
+    world.sdk().update_model_deployment(fraud.id, {"displayName": "renamed behind mdr's back"})
+    time.sleep(0.5)
+    world.emulator.reset_counters()
+    result = world.mdr("apply", "plan.json")
+    assert result.returncode == 1
+    assert "stale" in result.stderr and "ModelDeployment/fraud-scorer" in result.stderr
+    assert world.emulator.counters().get("UpdateModelDeployment", 0) == 0
+
+
+def test_saved_plan_applies_exactly(world: World, stack: Path) -> None:
+    assert world.mdr("plan", "manifests", "--out", "plan.json").returncode == 0
+    edit(stack / "fraud-scorer.yaml", "    ocpus: 1", "    ocpus: 4")  # not in the saved plan
+    result = world.mdr("apply", "plan.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    [fraud] = [d for d in world.deployments() if d.display_name == "Fraud scorer"]
+    shape = world.sdk().get_model_deployment(fraud.id).data.model_deployment_configuration_details
+    assert shape.model_configuration_details.instance_configuration.model_deployment_instance_shape_config_details.ocpus == 1
+
+
+@pytest.mark.parametrize(
+    "point",
+    ["after:CreateModelDeployment", "after:CreateModel", "after:CreateLogGroup", "waiting:CreateModelDeployment"],
+)
+def test_crash_after_create_then_rerun_leaves_no_duplicate(world: World, stack: Path, point: str) -> None:
+    crashed = _apply(world, env={"MDR_CRASH_AT": point})
+    assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+    rerun = _apply(world)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert sorted(d.display_name for d in world.deployments()) == ["Churn API", "Fraud scorer"]
+    assert len(world.models()) == 2
+    assert [g.display_name for g in world.log_groups()] == ["risk-logs"]
+    assert "No changes" in world.mdr("plan", "manifests").stdout
+
+
+def test_concurrent_applies_do_not_interleave(world: World, stack: Path) -> None:
+    world.emulator.work_request_seconds = 1.0
+    first = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "manifests", "--auto-approve", *world.target_args()],
+        cwd=world.workdir,
+        env={**os.environ, "MDR_STATE_DIR": str(world.workdir / ".mdr")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    second = _apply(world, "--lock-timeout", "0.5")
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+    assert second.returncode == 1
+    assert "locked by" in second.stderr
+    assert len(world.deployments()) == 2
+
+
+def test_secret_canary_never_leaks(world: World, stack: Path) -> None:
+    edit(
+        stack / "fraud-scorer.yaml",
+        '    env: {WEB_CONCURRENCY: "2"}',
+        '    env: {WEB_CONCURRENCY: "2"}\n    secretEnv: {API_KEY: {fromEnv: FRAUD_API_KEY}}',
+    )
+    env = {"FRAUD_API_KEY": CANARY}
+    outputs = [world.mdr("plan", "manifests", "--out", "plan.json", env=env)]
+    outputs.append(world.mdr("plan", "manifests", "--output", "json", env=env))
+    outputs.append(world.mdr("plan", "manifests", "--output", "markdown", env=env))
+    outputs.append(world.mdr("apply", "plan.json", env=env))
+    assert outputs[-1].returncode == 0, outputs[-1].stdout + outputs[-1].stderr
+    outputs.append(world.mdr("plan", "manifests", env={"FRAUD_API_KEY": CANARY + "-rotated"}))
+    outputs.append(world.mdr("status", "manifests", env=env))
+    for result in outputs:
+        assert CANARY not in result.stdout and CANARY not in result.stderr
+    assert "(sensitive)" in outputs[-2].stdout
+    state = world.workdir / ".mdr"
+    files = [world.workdir / "plan.json", *state.rglob("*")]
+    for path in files:
+        if path.is_file():
+            assert CANARY not in path.read_text(errors="replace"), path
+    [fraud] = [d for d in world.deployments() if d.display_name == "Fraud scorer"]
+    live = world.sdk().get_model_deployment(fraud.id).data.model_deployment_configuration_details
+    assert live.environment_configuration_details.environment_variables["API_KEY"] == CANARY
+
+
+def test_unreadable_tree_deletes_nothing_even_with_prune(world: World, stack: Path) -> None:
+    assert _apply(world).returncode == 0
+    (stack / "churn-container.yaml").write_text("apiVersion: mdr/v1\nkind: ModelDeployment\nspec: [broken\n")
+    result = _apply(world, "--prune")
+    assert result.returncode == 1
+    assert "churn-container.yaml" in result.stderr
+    assert len(world.deployments()) == 2
+
+
+def test_prune_deletes_removed_deployment_within_max_deletes(world: World, stack: Path) -> None:
+    assert _apply(world).returncode == 0
+    (stack / "churn-container.yaml").unlink()
+    without = _apply(world)
+    assert without.returncode == 0
+    assert len(world.deployments()) == 2, "prune is off: nothing deleted"
+    edit(stack / "mdr.yaml", "maxDeletes: 3", "maxDeletes: 0")
+    refused = _apply(world, "--prune")
+    assert refused.returncode == 1 and "--allow-deletes" in refused.stdout + refused.stderr
+    assert len(world.deployments()) == 2
+    allowed = _apply(world, "--prune", "--allow-deletes", "2")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert [d.display_name for d in world.deployments()] == ["Fraud scorer"]
+
+
+def test_unowned_deployment_in_the_same_compartment_is_untouched(world: World, stack: Path) -> None:
+    assert _apply(world).returncode == 0
+    [fraud] = [d for d in world.deployments() if d.display_name == "Fraud scorer"]
+    detail = world.sdk().get_model_deployment(fraud.id).data
+    details = oci.data_science.models.CreateModelDeploymentDetails(
+        display_name="hand-made",
+        project_id=detail.project_id,
+        compartment_id=EXAMPLE_COMPARTMENT,
+        model_deployment_configuration_details=detail.model_deployment_configuration_details,
+    )
+    created = world.sdk().create_model_deployment(details).data
+    (stack / "churn-container.yaml").unlink()
+    (stack / "fraud-scorer.yaml").unlink()
+    result = _apply(world, "--prune", "--allow-deletes", "10")
+    assert result.returncode == 0, result.stdout + result.stderr
+    remaining = [d.id for d in world.deployments()]
+    assert remaining == [created.id]
