@@ -46,10 +46,10 @@ class TokenBucket:
         while True:
             with self._lock:
                 self._refill()
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._tokens >= 1 - 1e-9:  # tolerate float rounding in the refill arithmetic
+                    self._tokens = max(0.0, self._tokens - 1)
                     return waited
-                delay = (1 - self._tokens) / self.rate
+                delay = max(0.001, (1 - self._tokens) / self.rate)
             self._sleep(delay)
             waited += delay
 
