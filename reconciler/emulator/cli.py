@@ -1,0 +1,65 @@
+"""``mdr emulator``: run the emulator in the foreground and print how to point the SDK and CLI at it."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from reconciler.emulator.server import Emulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mdr emulator", description="Run the local OCI emulator.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=12000, help="port (default 12000; 0 picks a free one)")
+    parser.add_argument("--state", type=Path, help="folder to persist state in (default: in memory)")
+    parser.add_argument("--config-out", type=Path, help="write an OCI config + key here (default: STATE/oci)")
+    parser.add_argument(
+        "--work-request-seconds", type=float, default=0.2, help="lifecycle duration (default 0.2)"
+    )
+    parser.add_argument("--no-verify-signatures", action="store_true", help="accept unsigned requests")
+    parser.add_argument("--region", default="us-ashburn-1")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    emulator = Emulator(
+        state_dir=args.state,
+        host=args.host,
+        port=args.port,
+        work_request_seconds=args.work_request_seconds,
+        verify_signatures=not args.no_verify_signatures,
+        region=args.region,
+    ).start()
+    config_dir = args.config_out or ((args.state / "oci") if args.state else Path(".mdr/emulator-oci"))
+    config = emulator.write_oci_config(config_dir, profile="DEFAULT")
+    print(f"mdr emulator listening on {emulator.url} (Ctrl-C to stop)")
+    print(f"OCI config for it: {config} (profile DEFAULT)\n")
+    print("  Point mdr at it:")
+    print(f"    mdr plan manifests/ --endpoint {emulator.url} --config-file {config}")
+    print("  The oci CLI:")
+    print(
+        f"    oci --config-file {config} --endpoint {emulator.url}/20190101 "
+        "data-science model-deployment list --compartment-id <compartment OCID>"
+    )
+    print("  The Python SDK:")
+    print(
+        f"    oci.data_science.DataScienceClient(oci.config.from_file('{config}'), "
+        f"service_endpoint='{emulator.url}')",
+        flush=True,
+    )
+    stop = threading.Event()
+
+    def handle(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    stop.wait()
+    emulator.stop()
+    print("emulator stopped")
+    return 0
