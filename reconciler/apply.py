@@ -31,6 +31,7 @@ from reconciler.canonical import (
     OWNERSHIP_PREFIX,
     TAG_ARTIFACT,
     TAG_KEY,
+    TAG_PENDING,
     TAG_SPEC,
     TAG_STACK,
     is_ref,
@@ -430,7 +431,7 @@ class Executor:
                 description=desired.get("description"),
                 defined_metadata_list=defined or None,
                 custom_metadata_list=custom or None,
-                freeform_tags=self._ownership(change.key, {TAG_ARTIFACT: identity}),
+                freeform_tags=self._ownership(change.key, {TAG_ARTIFACT: identity, TAG_PENDING: "artifact"}),
             )
             token = retry_token(self.stack, change.key, "CreateModel", identity)
             response = self._write(change, "CreateModel", client.create_model, details, opc_retry_token=token)
@@ -438,7 +439,18 @@ class Executor:
             self._record(change, "CreateModel", model_id, None, "done")
         if not self._has_artifact(model_id):
             self._upload(change, desired, model_id)
+        self._clear_pending(change, model_id)
         return model_id
+
+    def _clear_pending(self, change: Change, model_id: str) -> None:
+        """Mark the model usable: only now will plans (and deployments) pick it."""
+        client = self.provider.data_science
+        model = self.provider.call("GetModel", client.get_model, model_id).data
+        tags = dict(model.freeform_tags or {})
+        if TAG_PENDING in tags:
+            del tags[TAG_PENDING]
+            details = ds.UpdateModelDetails(freeform_tags=tags)
+            self._write(change, "UpdateModel", client.update_model, model_id, details)
 
     def _find_model(self, compartment: str, key: str, identity: str) -> str | None:
         models = self.provider.list_all("ListModels", self.provider.data_science.list_models, compartment)

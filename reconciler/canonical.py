@@ -31,6 +31,8 @@ TAG_SPEC = "mdr-spec"
 TAG_ARTIFACT = "mdr-artifact"
 TAG_POLICY = "mdr-policy"
 TAG_SECRETS = "mdr-secrets"
+#: on a model whose artifact upload has not completed (a crash between create and upload leaves it set)
+TAG_PENDING = "mdr-pending"
 OWNERSHIP_PREFIX = "mdr-"
 # Defined-tag namespaces the service adds by itself (e.g. Oracle-Tags.CreatedBy / CreatedOn).
 AUTO_TAG_NAMESPACES = frozenset({"Oracle-Tags", "Oracle-Recommended-Tags"})

@@ -184,11 +184,7 @@ def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> 
     model = spec.model
     assert model.artifact is not None
     key = f"Model/{loaded.name}"
-    existing = [
-        m
-        for m in live.models_by_key().get(key, [])
-        if m.artifact == identity and m.lifecycle_state == "ACTIVE"
-    ]
+    existing = [m for m in live.models_by_key().get(key, []) if m.artifact == identity and m.ready]
     existing.sort(key=lambda m: m.time_created, reverse=True)
     metadata = model.metadata.model_dump(exclude_none=True) if model.metadata else {}
     details = {

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.canonical import TAG_ARTIFACT, TAG_KEY, TAG_POLICY, TAG_SECRETS, TAG_STACK
+from reconciler.canonical import TAG_ARTIFACT, TAG_KEY, TAG_PENDING, TAG_POLICY, TAG_SECRETS, TAG_STACK
 
 GONE_STATES = frozenset({"DELETED", "DELETING"})
 
@@ -84,6 +84,12 @@ class LiveModel:
     @property
     def lifecycle_state(self) -> str:
         return str(self.wire.get("lifecycle_state") or "UNKNOWN")
+
+    @property
+    def ready(self) -> bool:
+        """ACTIVE with its artifact uploaded (mdr clears the pending tag only after the upload)."""
+        tags = self.wire.get("freeform_tags") or {}
+        return self.lifecycle_state == "ACTIVE" and TAG_PENDING not in tags
 
     @property
     def time_created(self) -> str:

@@ -45,14 +45,22 @@ class World:
     def target_args(self) -> list[str]:
         return ["--endpoint", self.emulator.url, "--config-file", str(self.config_file)]
 
-    def mdr(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def mdr(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``mdr`` in a subprocess against this emulator, as a user (or CI) would."""
         full_env = {**os.environ, "MDR_STATE_DIR": str(self.workdir / ".mdr"), "NO_COLOR": "1", **(env or {})}
         command = [sys.executable, "-m", "reconciler", *args]
         if args and args[0] in ("plan", "apply", "status", "rollback", "unlock"):
             command += self.target_args()
         return subprocess.run(
-            command, cwd=self.workdir, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
+            command,
+            cwd=self.workdir,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def deployments(self, compartment: str = EXAMPLE_COMPARTMENT) -> list[Any]:

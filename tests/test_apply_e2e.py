@@ -42,7 +42,7 @@ def _apply(world: World, *args: str, env: dict[str, str] | None = None) -> subpr
 def test_example_stack_applies_from_empty_cloud_and_second_plan_is_empty(world: World, stack: Path) -> None:
     first = world.mdr("plan", "manifests", "--detailed-exitcode")
     assert first.returncode == 2, first.stderr
-    assert "Plan: 6 to create" in first.stdout  # log group, 3 logs, 1 model (shared artifact? no: 2), ...
+    assert "Plan: 8 to create" in first.stdout  # a log group, 3 logs, a model and a deployment per manifest
     result = _apply(world)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Apply complete" in result.stdout
@@ -66,7 +66,10 @@ def test_three_option_groups_are_applied_as_three_sequential_updates(world: Worl
     assert world.emulator.counters().get("UpdateModelDeployment") == 3
     [fraud] = [d for d in world.deployments() if d.display_name == "Fraud scorer v2"]
     config = world.sdk().get_model_deployment(fraud.id).data.model_deployment_configuration_details
-    assert config.model_configuration_details.instance_configuration.model_deployment_instance_shape_config_details.ocpus == 2
+    assert (
+        config.model_configuration_details.instance_configuration.model_deployment_instance_shape_config_details.ocpus
+        == 2
+    )
     assert config.environment_configuration_details.environment_variables["WEB_CONCURRENCY"] == "4"
     assert "No changes" in world.mdr("plan", "manifests").stdout
 
@@ -93,12 +96,20 @@ def test_saved_plan_applies_exactly(world: World, stack: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     [fraud] = [d for d in world.deployments() if d.display_name == "Fraud scorer"]
     shape = world.sdk().get_model_deployment(fraud.id).data.model_deployment_configuration_details
-    assert shape.model_configuration_details.instance_configuration.model_deployment_instance_shape_config_details.ocpus == 1
+    assert (
+        shape.model_configuration_details.instance_configuration.model_deployment_instance_shape_config_details.ocpus
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
     "point",
-    ["after:CreateModelDeployment", "after:CreateModel", "after:CreateLogGroup", "waiting:CreateModelDeployment"],
+    [
+        "after:CreateModelDeployment",
+        "after:CreateModel",
+        "after:CreateLogGroup",
+        "waiting:CreateModelDeployment",
+    ],
 )
 def test_crash_after_create_then_rerun_leaves_no_duplicate(world: World, stack: Path, point: str) -> None:
     crashed = _apply(world, env={"MDR_CRASH_AT": point})

@@ -53,7 +53,9 @@ def test_backoff_grows_exponentially_up_to_a_cap() -> None:
     assert max(delays) <= BACKOFF_MAX_SECONDS * 1.2
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30s", 30), ("5m", 300), ("1h", 3600), ("0.5s", 0.5)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90), ("30s", 30), ("5m", 300), ("1h", 3600), ("0.5s", 0.5)]
+)
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 

@@ -404,7 +404,9 @@ class Services:
         self.data["artifacts"][model_id] = {
             "blob": key,
             "size": len(content),
-            "md5": base64.b64encode(hashlib.md5(content).digest()).decode(),  # Content-MD5 is MD5 by definition
+            "md5": base64.b64encode(
+                hashlib.md5(content).digest()
+            ).decode(),  # Content-MD5 is MD5 by definition
             "etag": new_etag(),
             "disposition": disposition or f'attachment; filename="{model_id}.zip"',
             "lastModified": formatdate(time.time(), usegmt=True),
@@ -961,7 +963,9 @@ class Services:
             "blob": blob,
             "size": len(content),
             "etag": new_etag(),
-            "md5": base64.b64encode(hashlib.md5(content).digest()).decode(),  # Content-MD5 is MD5 by definition
+            "md5": base64.b64encode(
+                hashlib.md5(content).digest()
+            ).decode(),  # Content-MD5 is MD5 by definition
             "timeCreated": now_rfc3339(),
         }
         self.data["objects"][key] = record
