@@ -6,9 +6,10 @@ folder's location, or how a zip was made, so re-zipping never creates a new mode
 or rename does. The zip mdr builds is byte-for-byte reproducible: sorted entries, fixed timestamps
 (1980-01-01) and permissions (0644), deflate level 6.
 
-Layout: files at the root of the folder (or zip). A zip whose files all sit in one top-level folder (what
-``zip -r model.zip model/`` makes, and what ADS accepts) is normalised by dropping that folder, so the
-identity of a folder equals the identity of any zip of it.
+Layout: files at the root of the folder (or zip). An artifact whose files all sit in one top-level folder
+holding score.py or runtime.yaml (what ``zip -r model.zip model/`` makes, and what ADS accepts) is
+normalised by dropping that folder, in folders and zips alike, so the identity of a folder equals the
+identity of any zip of it.
 
 Exclusions: ``__pycache__``, ``*.pyc``, ``.ipynb_checkpoints``, ``.git``, ``.DS_Store``, virtualenvs (a folder
 holding ``pyvenv.cfg``, or named ``.venv``/``venv``), the ``.model-ignore`` file itself, and the patterns it
@@ -137,7 +138,7 @@ def _list_folder(root: Path) -> list[ArtifactFile]:
                 files.append(ArtifactFile(rel, path.stat().st_size, source=path))
 
     walk(root, "")
-    return sorted(files, key=lambda f: f.rel)
+    return sorted(_unwrap(files), key=lambda f: f.rel)
 
 
 def _safe_member(name: str, archive: Path) -> str:
@@ -147,6 +148,22 @@ def _safe_member(name: str, archive: Path) -> str:
     if ".." in parts:
         raise ArtifactError(f"{archive}: entry {name!r} leaves the archive with '..'")
     return name
+
+
+def _wrapper_prefix(names: list[str]) -> str:
+    """``top/`` when every file sits in one folder that holds score.py or runtime.yaml (an ADS-style zip)."""
+    tops = {n.split("/", 1)[0] for n in names}
+    if len(tops) != 1 or not all("/" in n for n in names):
+        return ""
+    top = next(iter(tops))
+    return f"{top}/" if {f"{top}/score.py", f"{top}/runtime.yaml"} & set(names) else ""
+
+
+def _unwrap(files: list[ArtifactFile]) -> list[ArtifactFile]:
+    prefix = _wrapper_prefix([f.rel for f in files])
+    if not prefix:
+        return files
+    return [ArtifactFile(f.rel[len(prefix) :], f.size, f.source, f.member) for f in files]
 
 
 def _list_zip(archive: Path) -> list[ArtifactFile]:
@@ -160,10 +177,7 @@ def _list_zip(archive: Path) -> list[ArtifactFile]:
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
             raise ArtifactError(f"{archive}: entry {info.filename!r} is a symlink")
     names = [i.filename for i in infos]
-    tops = {n.split("/", 1)[0] for n in names}
-    strip = ""
-    if len(tops) == 1 and all("/" in n for n in names):
-        strip = next(iter(tops)) + "/"
+    strip = _wrapper_prefix(names)
     patterns: list[_Pattern] = []
     ignore_member = strip + IGNORE_FILE
     if ignore_member in names:
