@@ -1067,7 +1067,10 @@ class Services:
         self.state.put_blob(blob, request.body)
         etag = new_etag()
         upload["parts"][str(number)] = {"blob": blob, "etag": etag}
-        return Response(200, None, {"etag": etag})
+        md5 = base64.b64encode(
+            hashlib.md5(request.body).digest()
+        ).decode()  # Content-MD5 is MD5 by definition
+        return Response(200, None, {"etag": etag, "opc-content-md5": md5})
 
     def commit_multipart(self, request: Request) -> Response:
         upload = self._upload(request)
@@ -1083,7 +1086,9 @@ class Services:
         for stored in upload["parts"].values():
             self.state.delete_blob(stored["blob"])
         del self.data["multipart"][request.query["uploadId"]]
-        return Response(200, None, {"etag": record["etag"]})
+        return Response(
+            200, None, {"etag": record["etag"], "opc-multipart-md5": f"{record['md5']}-{len(parts)}"}
+        )
 
     def abort_multipart(self, request: Request) -> Response:
         upload = self._upload(request)
