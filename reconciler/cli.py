@@ -242,6 +242,19 @@ def cmd_controller(args: argparse.Namespace) -> int:
     return controller.run()
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from reconciler.planner import load_valid_stack
+    from reconciler.predict import parse_payload, predict
+
+    stack = load_valid_stack(Path(args.path))
+    assert stack.config is not None
+    payload = parse_payload(args.data)
+    with open_provider(target_from_args(args), stack.config.region) as provider:
+        result = predict(stack, args.name, payload, provider)
+    print(json.dumps(result, indent=2))
+    return EXIT_OK
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: real OCI with ~/.oci/config)")
     group.add_argument(
@@ -345,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_apply_options(p)
     add_target_options(p)
     p.set_defaults(handler=cmd_controller)
+
+    p = sub.add_parser("predict", help="call a deployment's /predict endpoint (signed) and print the answer")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("name", help="deployment name (metadata.name)")
+    p.add_argument("--data", required=True, help="request JSON, or @file.json")
+    add_target_options(p)
+    p.set_defaults(handler=cmd_predict)
 
     p = sub.add_parser("unlock", help="remove a stale stack lock left by a dead writer")
     p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")

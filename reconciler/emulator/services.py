@@ -63,6 +63,9 @@ class Services:
     def __init__(self, state: State, base_url: str) -> None:
         self.state = state
         self.base_url = base_url
+        # A restarted emulator may listen on another port: keep predict URLs pointing at this one.
+        for deployment in state.data["deployments"].values():
+            deployment["modelDeploymentUrl"] = f"{base_url}/modeldeployment/{deployment['id']}"
 
     # ------------------------------------------------------------------ routes
 
