@@ -255,6 +255,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from reconciler.journal import AuditLog
+    from reconciler.manifest.stack import find_root, load_stack_config
+
+    config, _, issues = load_stack_config(find_root(Path(args.path)))
+    if config is None:
+        raise ValidationFailed(issues)
+    records = (
+        AuditLog.for_stack(config.stack).read()[-args.last :]
+        if args.last
+        else AuditLog.for_stack(config.stack).read()
+    )
+    if args.output == "json":
+        for record in records:
+            print(json.dumps(record, sort_keys=True))
+        return EXIT_OK
+    for r in records:
+        print(
+            f"{r['time']}  {r['operation']:<34} {r['key']:<40} {r['outcome']:<12} "
+            f"request={r.get('opcRequestId') or '-'} work_request={r.get('opcWorkRequestId') or '-'}"
+        )
+    return EXIT_OK
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: real OCI with ~/.oci/config)")
     group.add_argument(
@@ -365,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="request JSON, or @file.json")
     add_target_options(p)
     p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser("audit", help="print the audit log of API writes for the stack")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("--output", choices=["text", "json"], default="text")
+    p.add_argument("--last", type=int, default=0, metavar="N", help="only the last N entries")
+    p.set_defaults(handler=cmd_audit)
 
     p = sub.add_parser("unlock", help="remove a stale stack lock left by a dead writer")
     p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -209,3 +210,36 @@ def test_unowned_deployment_in_the_same_compartment_is_untouched(world: World, s
     assert result.returncode == 0, result.stdout + result.stderr
     remaining = [d.id for d in world.deployments()]
     assert remaining == [created.id]
+
+
+def test_status_rollback_and_audit(world: World, stack: Path) -> None:
+    assert _apply(world).returncode == 0
+    (stack / "models" / "fraud-scorer" / "model.json").write_text(
+        '{"version": "fraud-v2", "bias": -3.0, "weights": {"amount": 0.004, "foreign": 1.8, "night": 1.1}}'
+    )
+    assert _apply(world).returncode == 0
+    [fraud] = [d for d in world.deployments() if d.display_name == "Fraud scorer"]
+    new_model = world.sdk().get_model_deployment(fraud.id).data.model_deployment_configuration_details
+    new_model_id = new_model.model_configuration_details.model_id
+    status = json.loads(world.mdr("status", "manifests", "--output", "json").stdout)
+    assert {s["name"]: (s["sync"], s["health"]) for s in status} == {
+        "churn-api": ("Synced", "Healthy"),
+        "fraud-scorer": ("Synced", "Healthy"),
+    }
+    rolled = world.mdr("rollback", "manifests", "fraud-scorer")
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    after = world.sdk().get_model_deployment(fraud.id).data.model_deployment_configuration_details
+    assert after.model_configuration_details.model_id != new_model_id
+    status = json.loads(world.mdr("status", "manifests", "--output", "json").stdout)
+    assert {s["name"]: s["sync"] for s in status}["fraud-scorer"] == "OutOfSync"
+    audit = world.mdr("audit", "manifests", "--output", "json")
+    records = [json.loads(line) for line in audit.stdout.splitlines()]
+    operations = {r["operation"] for r in records}
+    assert {
+        "CreateModelDeployment",
+        "CreateModel",
+        "CreateModelArtifact",
+        "UpdateModelDeployment",
+    } <= operations
+    assert all(r["opcRequestId"] and r["stack"] == "risk-prod" for r in records)
+    assert any(r["opcWorkRequestId"] for r in records if r["operation"] == "CreateModelDeployment")
