@@ -103,6 +103,7 @@ def build_desired(
     ``secret_values`` maps deployment name -> {env name: value or None when not available now}.
     """
     assert stack.config is not None, "build_desired needs a stack whose mdr.yaml loaded"
+    live.reindex()
     state = DesiredState(stack.config.stack, invalid_names=set(stack.invalid_names), complete=stack.complete)
     for deployment in sorted(stack.deployments, key=lambda d: d.name):
         _add_deployment(state, deployment, live, identities, secret_values.get(deployment.name, {}), salt)

@@ -68,6 +68,8 @@ def diff(
     live: Mapping[str, Any], desired: Mapping[str, Any], ignore: Iterable[str] = ()
 ) -> list[FieldChange]:
     """Changes that turn ``live`` into ``desired``, sorted by path; lists compare as whole values."""
+    if live == desired:  # the common case (nothing changed): skip deepdiff's walk entirely
+        return []
     ignored = tuple(ignore)
     tree = DeepDiff(
         dict(live), dict(desired), view="tree", ignore_order=False, ignore_numeric_type_changes=True

@@ -124,23 +124,49 @@ class LiveState:
     #: deployments in the same compartments that are not this stack's (never touched; counted for output)
     unowned_deployments: int = 0
     api_calls: dict[str, int] = field(default_factory=dict)
+    _index: LiveIndex | None = field(default=None, repr=False, compare=False)
 
     def deployments_by_key(self) -> dict[str, list[LiveDeployment]]:
-        return _group(self.deployments)
+        return self.index().deployments
 
     def models_by_key(self) -> dict[str, list[LiveModel]]:
-        return _group(self.models)
+        return self.index().models
 
     def log_group_named(self, compartment_id: str, name: str) -> LiveLogGroup | None:
         """The log group with that display name, preferring one this stack owns."""
-        found = [g for g in self.log_groups if g.compartment_id == compartment_id and g.display_name == name]
-        found.sort(key=lambda g: g.key is None)
-        return found[0] if found else None
+        return self.index().groups.get((compartment_id, name))
 
     def log_named(self, log_group_id: str, name: str) -> LiveLog | None:
-        found = [x for x in self.logs if x.log_group_id == log_group_id and x.display_name == name]
-        found.sort(key=lambda x: x.key is None)
-        return found[0] if found else None
+        """The log with that display name in the group, preferring one this stack owns."""
+        return self.index().logs.get((log_group_id, name))
+
+    def index(self) -> LiveIndex:
+        """Lookups by key and name, built once (planning N deployments must stay linear in N)."""
+        if self._index is None:
+            self._index = LiveIndex.build(self)
+        return self._index
+
+    def reindex(self) -> None:
+        """Forget the lookups; the pure core calls this on entry, as callers may have edited the lists."""
+        self._index = None
+
+
+@dataclass
+class LiveIndex:
+    deployments: dict[str, list[LiveDeployment]]
+    models: dict[str, list[LiveModel]]
+    groups: dict[tuple[str, str], LiveLogGroup]
+    logs: dict[tuple[str, str], LiveLog]
+
+    @staticmethod
+    def build(state: LiveState) -> LiveIndex:
+        groups: dict[tuple[str, str], LiveLogGroup] = {}
+        for group in sorted(state.log_groups, key=lambda g: g.key is None, reverse=True):
+            groups[(group.compartment_id, group.display_name)] = group  # owned ones written last, so they win
+        logs: dict[tuple[str, str], LiveLog] = {}
+        for log in sorted(state.logs, key=lambda x: x.key is None, reverse=True):
+            logs[(log.log_group_id, log.display_name)] = log
+        return LiveIndex(_group(state.deployments), _group(state.models), groups, logs)
 
 
 def _group(items: Iterable[Any]) -> dict[str, list[Any]]:

@@ -299,6 +299,7 @@ def secrets_tag(desired: DesiredDeployment) -> str:
 
 
 def build_plan(desired: DesiredState, live: LiveState, region: str, options: PlanOptions) -> Plan:
+    live.reindex()
     plan = Plan(desired.stack, region, complete=desired.complete, api_calls=dict(live.api_calls))
     plan.created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _plan_log_groups(plan, desired, live, options)

@@ -54,12 +54,16 @@ def object_identity(provider: Any, uri: str) -> str:
 
 def artifact_identities(stack: Stack, provider: Any) -> dict[str, str]:
     identities: dict[str, str] = {}
+    seen: dict[str, str] = {}  # several deployments may share one artifact: hash (or HEAD) it once
     for deployment in stack.deployments:
         artifact = deployment.manifest.spec.model.artifact
         if artifact is None:
             continue
         path = deployment.artifact_path()
-        identities[deployment.name] = artifact_identity(path) if path else object_identity(provider, artifact)
+        source = str(path) if path else artifact
+        if source not in seen:
+            seen[source] = artifact_identity(path) if path else object_identity(provider, artifact)
+        identities[deployment.name] = seen[source]
     return identities
 
 
