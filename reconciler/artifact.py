@@ -28,7 +28,8 @@ import hashlib
 import os
 import re
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -41,6 +42,10 @@ ARTIFACT_CHUNK = 1024 * 1024
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o100644 << 16
 COMPRESS_LEVEL = 6
+#: files larger than this are deflated only if a sample of them shrinks by DEFLATE_MIN_SAVING; model weights
+#: rarely do, and deflating gigabytes for a few percent costs far more than uploading them
+SAMPLE_BYTES = 1024 * 1024
+DEFLATE_MIN_SAVING = 0.15
 IGNORE_FILE = ".model-ignore"
 ALWAYS_EXCLUDED_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", ".git", ".venv", "venv"})
 ALWAYS_EXCLUDED_FILES = ("*.pyc", ".DS_Store", IGNORE_FILE)
@@ -210,7 +215,7 @@ def list_files(source: Path) -> list[ArtifactFile]:
     return files
 
 
-def _chunks(source: Path, item: ArtifactFile) -> Iterator[bytes]:
+def _chunks(source: Path, item: ArtifactFile) -> Generator[bytes, None, None]:
     if item.source is not None:
         with item.source.open("rb") as handle:
             while chunk := handle.read(ARTIFACT_CHUNK):
@@ -252,6 +257,21 @@ def _hash_file(digest: hashlib._Hash, source: Path, item: ArtifactFile, sink: IO
         raise ArtifactError(f"{item.rel}: changed while being read ({seen} bytes, expected {item.size})")
 
 
+def _compression_for(source: Path, item: ArtifactFile) -> int:
+    """Deflate small files and large ones that compress well; store the rest. A function of the content
+    only, so the zip stays reproducible."""
+    if item.size <= SAMPLE_BYTES:
+        return zipfile.ZIP_DEFLATED
+    chunks = _chunks(source, item)
+    try:
+        sample = next(chunks, b"")[:SAMPLE_BYTES]
+    finally:
+        chunks.close()
+    if len(zlib.compress(sample, 1)) <= len(sample) * (1 - DEFLATE_MIN_SAVING):
+        return zipfile.ZIP_DEFLATED
+    return zipfile.ZIP_STORED
+
+
 def package(source: Path, dest: Path) -> PackageResult:
     """Write the reproducible zip of ``source`` to ``dest``, computing its identity in the same pass."""
     files = list_files(source)
@@ -262,7 +282,7 @@ def package(source: Path, dest: Path) -> PackageResult:
         for item in files:
             info = zipfile.ZipInfo(item.rel, date_time=ZIP_DATE)
             info.external_attr = ZIP_FILE_MODE
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = _compression_for(source, item)
             info.create_system = 3  # unix, so that the permission bits mean the same everywhere
             info.file_size = item.size
             with zf.open(info, "w", force_zip64=item.size > 2**31) as sink:
@@ -342,10 +362,14 @@ def _check_score(source: Path, text: bytes) -> list[Issue]:
     return issues
 
 
-def _yaml_line(text: str, key: str) -> int:
-    for number, row in enumerate(text.splitlines(), 1):
-        if re.match(rf"^\s*{re.escape(key)}\s*:", row):
-            return number
+def _yaml_line(text: str, key: str, parent: str | None = None) -> int:
+    """The line of ``key``; when it is missing, the line of ``parent`` (where it belongs), else 1."""
+    for wanted in (key, parent):
+        if wanted is None:
+            continue
+        for number, row in enumerate(text.splitlines(), 1):
+            if re.match(rf"^\s*{re.escape(wanted)}\s*:", row):
+                return number
     return 1
 
 
@@ -388,7 +412,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "MODEL_DEPLOYMENT"),
+                _yaml_line(text, "INFERENCE_CONDA_ENV", "MODEL_DEPLOYMENT"),
                 1,
                 "MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV",
                 "runtime.yaml needs MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV (the conda pack the model runs in)",
@@ -401,7 +425,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_ENV_PATH"),
+                _yaml_line(text, "INFERENCE_ENV_PATH", "INFERENCE_CONDA_ENV"),
                 1,
                 f"{prefix}.INFERENCE_ENV_PATH",
                 "INFERENCE_ENV_PATH must be an oci://bucket@namespace/... path of a conda pack",
@@ -411,7 +435,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_ENV_SLUG"),
+                _yaml_line(text, "INFERENCE_ENV_SLUG", "INFERENCE_CONDA_ENV"),
                 1,
                 f"{prefix}.INFERENCE_ENV_SLUG",
                 "INFERENCE_ENV_SLUG is required",
@@ -422,7 +446,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_ENV_TYPE"),
+                _yaml_line(text, "INFERENCE_ENV_TYPE", "INFERENCE_CONDA_ENV"),
                 1,
                 f"{prefix}.INFERENCE_ENV_TYPE",
                 f"INFERENCE_ENV_TYPE must be one of {', '.join(CONDA_ENV_TYPES)} (found {env_type!r})",
@@ -433,7 +457,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_PYTHON_VERSION"),
+                _yaml_line(text, "INFERENCE_PYTHON_VERSION", "INFERENCE_CONDA_ENV"),
                 1,
                 f"{prefix}.INFERENCE_PYTHON_VERSION",
                 f'INFERENCE_PYTHON_VERSION must be a Python 3 version like "3.11" (found {python!r})',

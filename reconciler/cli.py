@@ -297,7 +297,10 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("apply")
     group.add_argument("--concurrency", type=int, default=8, help="changes applied at once (default 8)")
     group.add_argument(
-        "--per-compartment", type=int, default=4, help="changes at once per compartment (default 4)"
+        "--per-compartment",
+        type=int,
+        default=8,
+        help="changes at once per compartment (default 8; lower it for compartments shared with others)",
     )
     group.add_argument(
         "--timeout", type=float, default=1800, help="seconds to wait for one operation (default 1800)"

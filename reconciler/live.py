@@ -9,6 +9,7 @@ group the stack uses. Ownership is decided client-side from freeform tags; resou
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,7 +178,7 @@ def _group(items: Iterable[Any]) -> dict[str, list[Any]]:
     return out
 
 
-def _wire(item: Any) -> dict[str, Any]:
+def wire_of(item: Any) -> dict[str, Any]:
     import oci
 
     data = oci.util.to_dict(item)
@@ -192,24 +193,44 @@ def read_live(provider: Any, stack: str, compartments: Iterable[str], log_group_
     """
     ds = provider.data_science
     state = LiveState(stack)
+    compartments = sorted(set(compartments))
+    # deployment pages must be read one after the other; models and logs are read meanwhile (they fill
+    # other lists of the state, so the two threads never touch the same list)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        others = pool.submit(read_models_and_logs, provider, state, compartments, log_group_names)
+        for compartment in compartments:
+            for item in provider.list_all("ListModelDeployments", ds.list_model_deployments, compartment):
+                add_deployment(state, wire_of(item))
+        others.result()
+    state.api_calls = provider.stats.snapshot()
+    return state
+
+
+def add_deployment(state: LiveState, wire: dict[str, Any]) -> None:
+    """Keep a deployment summary (or full record) if it is this stack's; count it otherwise."""
+    if wire.get("lifecycle_state") == "DELETED":
+        return
+    owned = Owned.from_tags(wire.get("freeform_tags"), state.stack)
+    if owned.key:
+        state.deployments.append(LiveDeployment(wire["id"], owned.key, wire))
+    else:
+        state.unowned_deployments += 1
+
+
+def read_models_and_logs(
+    provider: Any, state: LiveState, compartments: Iterable[str], log_group_names: set[str]
+) -> None:
+    """Models, log groups and their logs: what a plan needs besides the deployments themselves."""
+    stack = state.stack
     for compartment in sorted(set(compartments)):
-        for item in provider.list_all("ListModelDeployments", ds.list_model_deployments, compartment):
-            wire = _wire(item)
-            if wire.get("lifecycle_state") == "DELETED":
-                continue
-            owned = Owned.from_tags(wire.get("freeform_tags"), stack)
-            if owned.key:
-                state.deployments.append(LiveDeployment(wire["id"], owned.key, wire))
-            else:
-                state.unowned_deployments += 1
-        for item in provider.list_all("ListModels", ds.list_models, compartment):
-            wire = _wire(item)
+        for item in provider.list_all("ListModels", provider.data_science.list_models, compartment):
+            wire = wire_of(item)
             owned = Owned.from_tags(wire.get("freeform_tags"), stack)
             if owned.key and wire.get("lifecycle_state") != "DELETED":
                 state.models.append(LiveModel(wire["id"], owned.key, wire))
         groups = provider.list_all("ListLogGroups", provider.logging.list_log_groups, compartment)
         for item in groups:
-            wire = _wire(item)
+            wire = wire_of(item)
             owned = Owned.from_tags(wire.get("freeform_tags"), stack)
             if owned.key is None and wire.get("display_name") not in log_group_names:
                 continue
@@ -218,7 +239,7 @@ def read_live(provider: Any, stack: str, compartments: Iterable[str], log_group_
             group = LiveLogGroup(wire["id"], owned.key, wire.get("display_name") or "", compartment, wire)
             state.log_groups.append(group)
             for log_item in provider.list_all("ListLogs", provider.logging.list_logs, group.id):
-                log_wire = _wire(log_item)
+                log_wire = wire_of(log_item)
                 if log_wire.get("lifecycle_state") in GONE_STATES:
                     continue
                 log_owned = Owned.from_tags(log_wire.get("freeform_tags"), stack)
@@ -228,4 +249,3 @@ def read_live(provider: Any, stack: str, compartments: Iterable[str], log_group_
                     )
                 )
     state.api_calls = provider.stats.snapshot()
-    return state

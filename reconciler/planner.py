@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,18 @@ def secret_values(deployment: LoadedDeployment) -> dict[str, str | None]:
     }
 
 
+LiveReader = Callable[[Any, str, set[str], set[str]], LiveState]
+
+
 def compute_plan(
-    stack: Stack, provider: Any, prune: bool | None = None, allow_deletes: int | None = None
+    stack: Stack,
+    provider: Any,
+    prune: bool | None = None,
+    allow_deletes: int | None = None,
+    reader: LiveReader | None = None,
 ) -> PlanResult:
+    """Plan a stack against live state. ``reader`` swaps the live-reading strategy (benchmarks compare
+    per-resource GETs with our list calls through the very same diff and plan)."""
     assert stack.config is not None
     config = stack.config
     compartments = {d.compartment_id for d in stack.deployments}
@@ -88,7 +98,7 @@ def compute_plan(
         if d.manifest.spec.logging and d.manifest.spec.logging.logGroup.name
     }
     identities = artifact_identities(stack, provider)
-    live = read_live(provider, config.stack, compartments, {g for g in log_groups if g})
+    live = (reader or read_live)(provider, config.stack, compartments, {g for g in log_groups if g})
     salt = secrets.token_hex(16)
     values = {d.name: secret_values(d) for d in stack.deployments}
     try:

@@ -42,7 +42,7 @@ def apply_options_for(plan: Plan, provider: Any, base: ApplyOptions) -> ApplyOpt
             artifacts.get("prefix", "mdr/"),
         )
         base.large_artifact_bytes = int(artifacts.get("thresholdBytes", base.large_artifact_bytes))
-    if provider.endpoint:  # emulators answer in milliseconds: poll accordingly
+    if provider.endpoint:  # emulators finish work in milliseconds to seconds: a lower floor for polls
         base.poll_initial_seconds = min(base.poll_initial_seconds, 0.1)
         base.poll_max_seconds = min(base.poll_max_seconds, 1.0)
     return base

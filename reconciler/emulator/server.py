@@ -321,6 +321,10 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "mdr-emulator"
+        # Answer in one segment without Nagle's delay: otherwise every keep-alive response waits ~40 ms for
+        # the client's delayed ACK, which would make per-call latency (and benchmarks) meaningless
+        disable_nagle_algorithm = True
+        wbufsize = 64 * 1024  # headers and body leave in one write (flushed after each request)
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -229,16 +229,19 @@ class Services:
             value = request.query.get(name)
             if value:
                 items = [r for r in items if str(r.get(name)) == value]
-        return paginate(self._sorted(items, request, sort_default), request)
+        return self._page(items, request, sort_default)
 
     @staticmethod
-    def _sorted(items: list[dict[str, Any]], request: Request, default: str) -> list[dict[str, Any]]:
+    def _page(items: list[dict[str, Any]], request: Request, default: str) -> Response:
+        """Sort, cut the requested page, and copy only that page's items (listing stays linear in N)."""
         sort_by = request.query.get("sortBy") or default
         order = request.query.get("sortOrder") or ("DESC" if sort_by == "timeCreated" else "ASC")
         items = sorted(
             items, key=lambda r: (str(r.get(sort_by, "")), r.get("id", "")), reverse=order == "DESC"
         )
-        return [_public(r) for r in items]
+        response = paginate(items, request)
+        response.body = [_public(r) for r in response.body]
+        return response
 
     # ------------------------------------------------------------------ projects
 
@@ -901,7 +904,7 @@ class Services:
         for name in ("displayName", "logType", "lifecycleState"):
             if request.query.get(name):
                 items = [x for x in items if x.get(name) == request.query[name]]
-        return paginate(self._sorted(items, request, "timeCreated"), request)
+        return self._page(items, request, "timeCreated")
 
     def get_log(self, request: Request) -> Response:
         log = self._get("logs", request.params["id"], "log")

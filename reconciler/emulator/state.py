@@ -26,6 +26,9 @@ from typing import Any
 REGION_KEYS = {"us-ashburn-1": "iad", "us-phoenix-1": "phx", "eu-frankfurt-1": "fra", "uk-london-1": "lhr"}
 
 
+FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
+
+
 def now_rfc3339(at: float | None = None) -> str:
     return datetime.fromtimestamp(at if at is not None else time.time(), UTC).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -100,6 +103,8 @@ class State:
         #: effects to run when a work request completes: wr id -> callable(succeeded: bool)
         self._effects: dict[str, Callable[[bool], None]] = {}
         self.on_deployment_change: Callable[[str], None] = lambda deployment_id: None
+        #: work requests not finished yet (id -> collection), so a tick costs O(open), not O(all ever made)
+        self._open: dict[str, str] = {}
         if directory is not None:
             self._load()
 
@@ -126,6 +131,10 @@ class State:
         for name in self.COLLECTIONS:
             self.data[name] = saved.get(name, {})
         self.faults = FaultConfig.from_dict(saved.get("faults") or {})
+        for collection in ("ds_work_requests", "log_work_requests"):
+            for wr_id, wr in self.data[collection].items():
+                if wr["status"] not in FINISHED:
+                    self._open[wr_id] = collection
 
     def save(self) -> None:
         """Write the whole state atomically; a crash leaves either the old or the new file."""
@@ -198,52 +207,54 @@ class State:
             "_logs": [{"message": f"{operation} accepted", "timestamp": now_rfc3339()}],
         }
         self._effects[wr_id] = effect
+        self._open[wr_id] = collection
         return wr_id
 
     def tick(self) -> bool:
         """Complete every work request that is due; returns True when something changed."""
         changed = False
         now = time.time()
-        for collection in ("ds_work_requests", "log_work_requests"):
-            for wr in self.data[collection].values():
-                if wr["status"] in ("SUCCEEDED", "FAILED", "CANCELED"):
-                    continue
-                if wr["status"] == "ACCEPTED":
-                    wr["status"] = "IN_PROGRESS"
-                    wr["timeStarted"] = now_rfc3339()
-                    wr["percentComplete"] = 50.0
-                    changed = True
-                if now < wr["_due"]:
-                    continue
-                succeeded = not wr["_fail"]
-                effect = self._effects.pop(wr["id"], None)
-                if effect is not None:
-                    try:
-                        effect(succeeded)
-                    except _EffectFailed as exc:
-                        succeeded = False
-                        wr["_errors"].append(
-                            {"code": "InternalError", "message": str(exc), "timestamp": now_rfc3339()}
-                        )
-                else:
-                    self._resume_effect(wr, succeeded)
-                wr["status"] = "SUCCEEDED" if succeeded else "FAILED"
-                wr["percentComplete"] = 100.0
-                wr["timeFinished"] = now_rfc3339()
-                for resource in wr["resources"]:
-                    resource["actionType"] = wr["_final_action"] if succeeded else "FAILED"
-                if not succeeded and not wr["_errors"]:
-                    wr["_errors"].append(
-                        {
-                            "code": "InternalServerError",
-                            "message": f"{wr['operationType']} failed (injected fault)",
-                            "timestamp": now_rfc3339(),
-                        }
-                    )
-                wr["_logs"].append(
-                    {"message": f"{wr['operationType']} {wr['status']}", "timestamp": now_rfc3339()}
-                )
+        for wr_id, collection in list(self._open.items()):
+            wr = self.data[collection].get(wr_id)
+            if wr is None or wr["status"] in FINISHED:
+                self._open.pop(wr_id, None)
+                continue
+            if wr["status"] == "ACCEPTED":
+                wr["status"] = "IN_PROGRESS"
+                wr["timeStarted"] = now_rfc3339()
+                wr["percentComplete"] = 50.0
                 changed = True
+            if now < wr["_due"]:
+                continue
+            succeeded = not wr["_fail"]
+            effect = self._effects.pop(wr["id"], None)
+            if effect is not None:
+                try:
+                    effect(succeeded)
+                except _EffectFailed as exc:
+                    succeeded = False
+                    wr["_errors"].append(
+                        {"code": "InternalError", "message": str(exc), "timestamp": now_rfc3339()}
+                    )
+            else:
+                self._resume_effect(wr, succeeded)
+            wr["status"] = "SUCCEEDED" if succeeded else "FAILED"
+            wr["percentComplete"] = 100.0
+            wr["timeFinished"] = now_rfc3339()
+            for resource in wr["resources"]:
+                resource["actionType"] = wr["_final_action"] if succeeded else "FAILED"
+            if not succeeded and not wr["_errors"]:
+                wr["_errors"].append(
+                    {
+                        "code": "InternalServerError",
+                        "message": f"{wr['operationType']} failed (injected fault)",
+                        "timestamp": now_rfc3339(),
+                    }
+                )
+            wr["_logs"].append(
+                {"message": f"{wr['operationType']} {wr['status']}", "timestamp": now_rfc3339()}
+            )
+            changed = True
         if changed:
             self.save()
         return changed

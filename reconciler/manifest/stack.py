@@ -179,7 +179,9 @@ def load_stack(path: Path) -> Stack:
         return Stack(root, None, issues=[Issue(str(root), 0, 0, "", "no such file or directory")])
     config, _, issues = load_stack_config(root)
     stack = Stack(root, config, issues=list(issues))
-    variables = config.vars if config else {}
+    # Without a valid stack file, ${VAR}s and defaults are unknown: manifests are checked for everything
+    # else, instead of burying the stack file's own error under one consequence per manifest
+    variables = config.vars if config else None
     first_seen: dict[str, Document] = {}
     for file in iter_manifest_files(root):
         if file == root / STACK_FILE:
@@ -242,6 +244,10 @@ def _load_document(
         for field_name, value in missing
         if value is None
     ]
+    if config is None:
+        stack.issues.extend(problems if not stack.issues else [])
+        _mark_invalid(stack, name)
+        return
     if problems or compartment is None or project is None:
         stack.issues.extend(problems)
         _mark_invalid(stack, name)

@@ -109,6 +109,15 @@ class Provider:
             else (oci.circuit_breaker.CircuitBreakerStrategy(failure_threshold=10, recovery_timeout=30))
         )
         kwargs: dict[str, Any] = {"retry_strategy": retry_strategy(fast), "circuit_breaker_strategy": breaker}
+        if signer is None and config.get("user") and (config.get("key_file") or config.get("key_content")):
+            signer = oci.signer.Signer(  # load the key once, not once per client
+                config["tenancy"],
+                config["user"],
+                config["fingerprint"],
+                private_key_file_location=config.get("key_file"),
+                pass_phrase=config.get("pass_phrase"),
+                private_key_content=config.get("key_content"),
+            )
         if signer is not None:
             kwargs["signer"] = signer
         if endpoint:
