@@ -82,6 +82,8 @@ class ApplyOptions:
     progress: Callable[[str], None] = lambda message: None
     #: set on shutdown: waits stop at once (the journal lets the next run resume them)
     abort: threading.Event | None = None
+    #: set when the stack's lock or lease is lost: no further write may be sent
+    fence: threading.Event | None = None
 
 
 @dataclass
@@ -280,6 +282,8 @@ class Executor:
         self, change: Change, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> Any:
         """A mutating call, audited with its outcome and request ids (never its body)."""
+        if self.options.fence is not None and self.options.fence.is_set():
+            raise ChangeFailed(f"{operation}: not sent, the stack lock was lost (another writer may hold it)")
         try:
             response = self.provider.call(operation, fn, *args, **kwargs)
         except oci.exceptions.ServiceError as exc:

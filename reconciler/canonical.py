@@ -56,7 +56,7 @@ def is_ref(value: Any) -> bool:
 def secret_digest(name: str, value: str, salt: str) -> str:
     """A keyed digest of a secret value, for comparing desired and live without keeping the value.
 
-    Keyed (HMAC) with a per-stack salt so that the digest cannot be matched against a table of common
+    Keyed (HMAC) with a random salt made afresh for each plan, so that the digest cannot be matched against a table of common
     passwords; it is held in memory only and never written to plans, logs or tags.
     """
     mac = hmac.new(salt.encode(), f"{name}\0{value}".encode(), hashlib.sha256)

@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.apply import ApplyOptions
-from reconciler.errors import Issue, MdrError, ValidationFailed
+from reconciler.errors import Issue, MdrError, ValidationFailed, cloud_errors, describe_cloud_error
 from reconciler.oci.provider import AUTH_MODES, Target, open_provider
 
 EXIT_OK = 0
@@ -311,9 +311,9 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from reconciler.emulator.cli import run
+    from reconciler.emulator.cli import serve
 
-    return run(list(args.emulator_args))
+    return serve(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -407,9 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "emulator",
         help="run the local OCI emulator (Data Science, Logging, Object Storage)",
-        add_help=False,
+        description="Run the local OCI emulator and print how to point mdr, the SDK and the oci CLI at it.",
     )
-    p.add_argument("emulator_args", nargs=argparse.REMAINDER)
+    from reconciler.emulator.cli import add_arguments
+
+    add_arguments(p)
     p.set_defaults(handler=cmd_emulator)
     return parser
 
@@ -425,6 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except MdrError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except cloud_errors() as exc:
+        print(f"error: {describe_cloud_error(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler.apply import ApplyOptions
 from reconciler.budget import TokenBucket
-from reconciler.errors import Issue, MdrError
+from reconciler.errors import Issue, MdrError, cloud_errors, describe_cloud_error
 from reconciler.lock import LockError, StackLock, lock_for
 from reconciler.manifest.stack import Stack, load_stack
 from reconciler.metrics import ControllerMetrics
@@ -114,6 +114,8 @@ class Controller:
         self.state = ControllerState()
         self._state_lock = threading.Lock()
         self._backoff: dict[str, Backoff] = {}
+        #: whole-reconcile backoff while OCI cannot be reached (retries sooner than --interval)
+        self._cloud_backoff = Backoff()
         self._reasons: list[str] = []
         self._snapshot: Snapshot | None = None
         self.source: LocalSource | GitSource
@@ -161,8 +163,14 @@ class Controller:
                     stack.config.lock.model_dump() if stack.config.lock else None,
                     provider,
                 )
+                if stack.config.lock is None:
+                    log.warning(
+                        "no lock: in mdr.yaml; the stack lock is a local file, so replicas on other "
+                        "machines (and CI) are not kept out. Set lock: {bucket: ...} for a shared lease"
+                    )
                 if not self._lead(lock):
                     return 0
+                self.options.fence = getattr(lock, "lost", None)
                 try:
                     self._loop(provider, lock)
                 finally:
@@ -183,6 +191,10 @@ class Controller:
         while not self.stop.is_set():
             try:
                 lock.acquire(timeout=1.0)
+            except cloud_errors() as exc:  # the lease bucket is unreachable: keep standing by
+                log.warning("cannot reach the stack lease", extra={"error": describe_cloud_error(exc)})
+                self.stop.wait(5.0)
+                continue
             except LockError:
                 if not waiting_logged:
                     log.info(
@@ -211,6 +223,8 @@ class Controller:
                 log.error("lost the stack lease; stopping writes")
                 return
             timeout = self.config.interval * random.uniform(1 - self.config.jitter, 1 + self.config.jitter)
+            if self._cloud_backoff.failures:
+                timeout = min(timeout, self._retry_in())
             if not self.trigger.wait(timeout):
                 self.request("resync")
             if self.stop.is_set():
@@ -322,6 +336,14 @@ class Controller:
             log.error("reconcile failed", extra={"error": str(exc)})
             with self._state_lock:
                 self.state.last_error = str(exc)
+        except cloud_errors() as exc:  # OCI or the network is down: keep running, retry with backoff
+            message = describe_cloud_error(exc)
+            self._cloud_backoff.fail(time.monotonic())
+            log.error("reconcile failed", extra={"error": message, "retry_in": self._retry_in()})
+            with self._state_lock:
+                self.state.last_error = message
+        else:
+            self._cloud_backoff = Backoff()
         finally:
             elapsed = time.monotonic() - started
             self.metrics.reconciles.labels(outcome).inc()
@@ -333,6 +355,9 @@ class Controller:
                 now = time.monotonic()
                 self.state.backoff = {k: round(b.next_attempt - now, 1) for k, b in self._backoff.items()}
             log.info("reconcile finished", extra={"outcome": outcome, "seconds": round(elapsed, 3)})
+
+    def _retry_in(self) -> float:
+        return round(max(0.0, self._cloud_backoff.next_attempt - time.monotonic()), 1)
 
     def _select(self, plan: Plan) -> Plan:
         """What this run may apply: manifest changes always, drift only with self-heal, nothing in backoff."""
@@ -396,10 +421,15 @@ class Controller:
                 if path == "/healthz":
                     self._send(200, b"ok\n", "text/plain")
                 elif path == "/readyz":
+                    # a healthy standby is ready too (to take over); only a leader before its first
+                    # reconcile is not, so rolling updates of a leader/standby pair go through
                     state = controller.status()
-                    ready = state["leader"] and state["reconciles"] > 0
-                    body = b"ready\n" if ready else (b"standby\n" if not state["leader"] else b"starting\n")
-                    self._send(200 if ready else 503, body, "text/plain")
+                    if not state["leader"]:
+                        self._send(200, b"standby\n", "text/plain")
+                    elif state["reconciles"] > 0:
+                        self._send(200, b"ready\n", "text/plain")
+                    else:
+                        self._send(503, b"starting\n", "text/plain")
                 elif path == "/metrics":
                     self._send(200, controller.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
                 elif path == "/status":

@@ -44,3 +44,31 @@ class ValidationFailed(MdrError):
 
 class ArtifactError(MdrError):
     """A model artifact cannot be read, packaged or is unsafe (e.g. a symlink leaving its folder)."""
+
+
+def cloud_errors() -> tuple[type[BaseException], ...]:
+    """What the ``oci`` SDK raises when OCI (or the network, or the local OCI config) says no.
+
+    A function, so that commands that never talk to OCI (validate, schema) need not import the SDK.
+    """
+    import oci
+
+    return (
+        oci.exceptions.ServiceError,
+        oci.exceptions.ClientError,
+        oci.exceptions.RequestException,
+        oci.exceptions.ConnectTimeout,
+        oci.exceptions.MultipartUploadError,
+    )
+
+
+def describe_cloud_error(exc: BaseException) -> str:
+    """One line a user can act on; never the request body (it may hold secret values)."""
+    import oci
+
+    if isinstance(exc, oci.exceptions.ServiceError):
+        operation = f" to {exc.operation_name}" if getattr(exc, "operation_name", None) else ""
+        return f"OCI answered {exc.status} {exc.code}{operation}: {exc.message} (opc-request-id {exc.request_id})"
+    if isinstance(exc, oci.exceptions.ClientError):
+        return f"the OCI configuration is not usable: {exc}"
+    return f"cannot reach OCI: {exc}"

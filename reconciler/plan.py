@@ -262,8 +262,12 @@ def deployment_fingerprint(live: LiveDeployment) -> str:
     config = wire.get("model_deployment_configuration_details") or {}
     environment = config.get("environment_configuration_details") or {}
     variables = environment.get("environment_variables") or {}
-    # Values are hashed too, so that an env change behind mdr's back makes the plan stale.
-    environment["environment_variables"] = {k: _digest(v) for k, v in sorted(variables.items())}
+    # Plain values are hashed too, so that an env change behind mdr's back makes the plan stale; secret
+    # values are left out entirely (an unkeyed hash in a CI artifact could be brute-forced)
+    secret = live.secret_names
+    environment["environment_variables"] = {
+        k: "(sensitive)" if k in secret else _digest(v) for k, v in sorted(variables.items())
+    }
     keep = (
         "display_name",
         "description",

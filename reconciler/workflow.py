@@ -67,7 +67,9 @@ def apply_saved_plan(
     """Apply exactly a saved plan, refusing if any touched resource changed since it was computed."""
     plan = read_plan(plan_path)
     context = plan.context
-    with held(lock_for(plan.stack, context.get("lock"), provider), lock_timeout):
+    lock = lock_for(plan.stack, context.get("lock"), provider)
+    options.fence = getattr(lock, "lost", None)
+    with held(lock, lock_timeout):
         live = read_live(
             provider, plan.stack, context.get("compartments", []), set(context.get("logGroupNames", []))
         )
@@ -92,6 +94,8 @@ def apply_tree(
     config = stack.config
     with provider_factory(config.region) as provider:
         lock = lock_for(config.stack, config.lock.model_dump() if config.lock else None, provider)
+        options = request.options or ApplyOptions()
+        options.fence = getattr(lock, "lost", None)
         with held(lock, request.lock_timeout):
             plan = compute_plan(
                 stack, provider, prune=request.prune, allow_deletes=request.allow_deletes
@@ -103,7 +107,7 @@ def apply_tree(
                 return plan, None
             if not request.auto_approve and not confirm(plan):
                 raise MdrError("apply cancelled; nothing was changed")
-            return plan, execute(plan, provider, request.options or ApplyOptions())
+            return plan, execute(plan, provider, options)
 
 
 def report(result: ApplyResult, out: TextIO) -> None:

@@ -223,7 +223,7 @@ def test_standby_takes_over_when_the_leader_dies(world: World) -> None:
             eventually(lambda: standby.get("/status")[0] == 200, what="standby up")
             time.sleep(1)
             assert standby.status()["leader"] is False
-            assert standby.get("/readyz")[0] == 503
+            assert standby.get("/readyz") == (200, "standby\n")
             leader.process.kill()
             leader.process.wait()
             eventually(lambda: standby.status().get("leader") is True, what="standby takes the lock")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,3 +130,36 @@ def test_bad_input_makes_no_cloud_call(world: World) -> None:
         assert result.returncode == 1
         assert "fraud-scorer.yaml:" in result.stderr and "spec.infrastructure.ocpus" in result.stderr
     assert world.emulator.counters() == {}
+
+
+def test_unreachable_oci_is_a_clear_error_not_a_traceback(world: World) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    copy_example_stack(world.workdir / "manifests")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "plan",
+            "manifests",
+            "--endpoint",
+            f"http://127.0.0.1:{closed}",
+            "--config-file",
+            str(world.config_file),
+        ],
+        cwd=world.workdir,
+        env={**os.environ, "MDR_RETRY_MAX_ATTEMPTS": "1", "MDR_STATE_DIR": str(world.workdir / ".mdr")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "error: cannot reach OCI" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -13,6 +13,11 @@ from reconciler.emulator.server import Emulator
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mdr emulator", description="Run the local OCI emulator.")
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=12000, help="port (default 12000; 0 picks a free one)")
     parser.add_argument("--state", type=Path, help="folder to persist state in (default: in memory)")
@@ -22,11 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-verify-signatures", action="store_true", help="accept unsigned requests")
     parser.add_argument("--region", default="us-ashburn-1")
-    return parser
 
 
 def run(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    return serve(build_parser().parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
     emulator = Emulator(
         state_dir=args.state,
         host=args.host,

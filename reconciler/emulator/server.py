@@ -130,7 +130,7 @@ class Emulator:
 
     def write_oci_config(self, directory: Path, profile: str = "DEFAULT") -> Path:
         """Write an OCI config file and its key for SDK and CLI users; returns the config path."""
-        directory = Path(directory)
+        directory = Path(directory).resolve()  # an absolute key path: the config works from any folder
         directory.mkdir(parents=True, exist_ok=True)
         key_file = directory / "emulator_key.pem"
         key_file.write_bytes(self.keys.private_pem)

@@ -518,3 +518,25 @@ def test_oci_cli_lists_and_gets_deployments(ds: Any, emulator: Emulator, tmp_pat
     )
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["data"]["lifecycle-state"] == "ACTIVE"
+
+
+def test_mdr_emulator_command_accepts_its_options_and_writes_a_usable_config(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "emulator", "--port", "0", "--state", str(tmp_path / "emu")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("listening on ")[1].split()[0]
+        config_path = process.stdout.readline().split("OCI config for it: ")[1].split()[0]
+        config = oci.config.from_file(config_path)  # absolute key path: usable from any folder
+        client = oci.data_science.DataScienceClient(config, service_endpoint=url)
+        assert client.list_projects(COMPARTMENT).data == []
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
