@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import oci
 from oci.data_science import models as ds
@@ -57,6 +57,8 @@ from reconciler.wire import (
 
 WR_DONE = frozenset({"SUCCEEDED"})
 WR_FAILED = frozenset({"FAILED", "CANCELED", "CANCELLED"})
+#: a log group or log whose creation failed is as good as gone (its name is free again)
+LOGGING_GONE = frozenset({"DELETED", "DELETING", "FAILED"})
 SETTLED_STATES = frozenset({"ACTIVE", "INACTIVE", "FAILED", "NEEDS_ATTENTION", "DELETED"})
 
 
@@ -116,7 +118,7 @@ class ApplyResult:
 
 def stale_changes(plan: Plan, live: LiveState) -> list[str]:
     """Messages naming every touched resource whose live fingerprint differs from the plan's."""
-    deployments = {d.id: d for d in live.deployments}
+    deployments = {d.id: d for d in live.deployments} | live.adoptable  # adoptions touch unowned ones
     models = {m.id: m for m in live.models}
     others = {g.id: g.wire for g in live.log_groups} | {x.id: x.wire for x in live.logs}
     by_key = live.deployments_by_key()
@@ -144,9 +146,11 @@ def stale_changes(plan: Plan, live: LiveState) -> list[str]:
     return problems
 
 
-def retry_token(stack: str, key: str, operation: str, spec: str) -> str:
-    """Deterministic per (stack, key, operation, spec hash): a retried create is recognised by the service."""
-    return hashlib.sha256(f"{stack}\0{key}\0{operation}\0{spec}".encode()).hexdigest()[:32]
+def retry_token(stack: str, key: str, operation: str, spec: str, retired: list[str] | None = None) -> str:
+    """Deterministic per (stack, key, operation, spec hash, earlier failed attempts): a create retried after a
+    crash is recognised by the service, while a new attempt after a failure is not mistaken for the old one."""
+    attempts = ",".join(retired or [])
+    return hashlib.sha256(f"{stack}\0{key}\0{operation}\0{spec}\0{attempts}".encode()).hexdigest()[:32]
 
 
 def resolve_refs(value: Any, outputs: dict[str, str]) -> Any:
@@ -362,7 +366,9 @@ class Executor:
         details = lg.CreateLogGroupDetails(
             compartment_id=compartment, display_name=name, freeform_tags=self._ownership(change.key)
         )
-        token = retry_token(self.stack, change.key, "CreateLogGroup", name)
+        token = retry_token(
+            self.stack, change.key, "CreateLogGroup", name, self._failed_log_groups(compartment, name)
+        )
         response = self._write(
             change, "CreateLogGroup", client.create_log_group, details, opc_retry_token=token
         )
@@ -373,8 +379,15 @@ class Executor:
         groups = self.provider.list_all(
             "ListLogGroups", self.provider.logging.list_log_groups, compartment, display_name=name
         )
-        live = [g for g in groups if g.display_name == name and g.lifecycle_state not in GONE_STATES]
+        live = [g for g in groups if g.display_name == name and g.lifecycle_state not in LOGGING_GONE]
         return live[0].id if live else None
+
+    def _failed_log_groups(self, compartment: str, name: str) -> list[str]:
+        """Earlier failed attempts (see ``retry_token``): a new attempt must not replay their answer."""
+        groups = self.provider.list_all(
+            "ListLogGroups", self.provider.logging.list_log_groups, compartment, display_name=name
+        )
+        return sorted(g.id for g in groups if g.display_name == name and g.lifecycle_state == "FAILED")
 
     def _wait_logging(self, response: Any, change: Change, operation: str) -> Any:
         work_request_id = response.headers.get("opc-work-request-id")
@@ -404,7 +417,9 @@ class Executor:
             retention_duration=desired.get("retentionDays", 30),
             freeform_tags=self._ownership(change.key),
         )
-        token = retry_token(self.stack, change.key, "CreateLog", f"{group_id}/{name}")
+        token = retry_token(
+            self.stack, change.key, "CreateLog", f"{group_id}/{name}", self._failed_logs(group_id, name)
+        )
         response = self._write(
             change, "CreateLog", client.create_log, group_id, details, opc_retry_token=token
         )
@@ -415,8 +430,14 @@ class Executor:
         logs = self.provider.list_all(
             "ListLogs", self.provider.logging.list_logs, group_id, display_name=name
         )
-        live = [x for x in logs if x.display_name == name and x.lifecycle_state not in GONE_STATES]
+        live = [x for x in logs if x.display_name == name and x.lifecycle_state not in LOGGING_GONE]
         return live[0].id if live else None
+
+    def _failed_logs(self, group_id: str, name: str) -> list[str]:
+        logs = self.provider.list_all(
+            "ListLogs", self.provider.logging.list_logs, group_id, display_name=name
+        )
+        return sorted(x.id for x in logs if x.display_name == name and x.lifecycle_state == "FAILED")
 
     def _log_group_of(self, log_id: str) -> str:
         raise ChangeFailed(f"cannot delete log {log_id}: its log group is unknown to this plan")
@@ -504,7 +525,8 @@ class Executor:
                 uri = self._stage_large_artifact(change, result.path, result.size_bytes)
                 self._export_from_object_storage(change, uri, model_id)
                 return
-            with result.path.open("rb") as handle:
+            with result.path.open("rb") as raw:
+                handle = _CrashMidStream(raw) if crash_armed("during:CreateModelArtifact") else raw
                 try:
                     self._write(
                         change,
@@ -602,28 +624,34 @@ class Executor:
             values[name] = value
         return values
 
-    def _find_deployment(self, compartment: str, key: str, display_name: str) -> Any | None:
+    def _find_deployment(self, compartment: str, key: str, display_name: str) -> tuple[Any | None, list[str]]:
+        """The owned deployment for ``key`` if one exists, and the ids of earlier attempts that failed or
+        were deleted (they make the next create's retry token new: the service would otherwise replay the
+        failed attempt's response for 24 hours)."""
         items = self.provider.list_all(
             "ListModelDeployments",
             self.provider.data_science.list_model_deployments,
             compartment,
             display_name=display_name,
         )
-        owned = [
+        mine = [
             d
             for d in items
             if (d.freeform_tags or {}).get(TAG_STACK) == self.stack
             and (d.freeform_tags or {}).get(TAG_KEY) == key
-            and d.lifecycle_state not in GONE_STATES
         ]
+        owned = [d for d in mine if d.lifecycle_state not in GONE_STATES]
         if len(owned) > 1:
             ids = ", ".join(d.id for d in owned)
             raise ChangeFailed(f"{key}: more than one owned deployment ({ids}); delete the extra one(s)")
-        return owned[0] if owned else None
+        retired = sorted(d.id for d in mine if d.lifecycle_state in ("FAILED", *GONE_STATES))
+        return (owned[0] if owned else None), retired
 
     def _create_deployment(self, change: Change, desired: dict[str, Any]) -> str:
         client = self.provider.data_science
-        existing = self._find_deployment(desired["compartmentId"], change.key, desired["displayName"])
+        existing, retired = self._find_deployment(
+            desired["compartmentId"], change.key, desired["displayName"]
+        )
         if existing is not None and existing.lifecycle_state != "FAILED":
             self.options.progress(f"{change.key}: found {existing.id} from an earlier run; resuming")
             pending = self._pending.get((change.id, "CreateModelDeployment"))
@@ -632,7 +660,7 @@ class Executor:
             return self._settle(change, existing.id, "ACTIVE")
         tags = self._deployment_tags(change, desired)
         details = create_deployment_details(desired, self._secrets(change, desired), tags)
-        token = retry_token(self.stack, change.key, "CreateModelDeployment", tags[TAG_SPEC])
+        token = retry_token(self.stack, change.key, "CreateModelDeployment", tags[TAG_SPEC], retired)
         response = self._write(
             change, "CreateModelDeployment", client.create_model_deployment, details, opc_retry_token=token
         )
@@ -759,6 +787,31 @@ class Executor:
         work_request_id = response.headers.get("opc-work-request-id")
         if work_request_id:
             self._wait_work_request(client, work_request_id, change, "UpdateModelDeployment (untag)")
+
+
+def crash_armed(name: str) -> bool:
+    return os.environ.get("MDR_CRASH_AT") == name
+
+
+class _CrashMidStream:
+    """An upload body that kills the process once part of it has been sent (``during:`` crash points)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._sent = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self._sent:
+            crash_point("during:CreateModelArtifact")
+        chunk = self._raw.read(min(size, 512) if size > 0 else 512)  # small: there is a middle to crash in
+        self._sent += len(chunk)
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
 
 
 def crash_point(name: str) -> None:

@@ -58,22 +58,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from reconciler.schema import render_schemas, write_schemas
+    from reconciler.schema import render_reference, render_schemas, write_schemas
 
+    out = Path(args.out)
+    expected = {out / name: text for name, text in render_schemas().items()}
+    if args.docs:
+        expected[Path(args.docs)] = render_reference()
     if args.check:
-        out = Path(args.out)
         stale = [
-            name
-            for name, text in render_schemas().items()
-            if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text
+            str(path)
+            for path, text in expected.items()
+            if not path.is_file() or path.read_text("utf-8") != text
         ]
         if stale:
-            print(f"error: out-of-date schemas in {out}: {', '.join(stale)}; run: mdr schema --out {out}")
+            again = f"mdr schema --out {out}" + (f" --docs {args.docs}" if args.docs else "")
+            print(f"error: out of date: {', '.join(stale)}; run: {again}")
             return EXIT_ERROR
-        print(f"schemas in {out} are up to date")
+        print("schemas" + (" and the manifest reference" if args.docs else "") + " are up to date")
         return EXIT_OK
-    for path in write_schemas(Path(args.out)):
+    for path in write_schemas(out):
         print(f"wrote {path}")
+    if args.docs:
+        Path(args.docs).write_text(render_reference(), encoding="utf-8")
+        print(f"wrote {args.docs}")
     return EXIT_OK
 
 
@@ -164,6 +171,74 @@ def cmd_apply(args: argparse.Namespace) -> int:
         result = maybe
     report(result, sys.stdout)
     return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.from_ads:
+        return _import_ads(Path(args.from_ads), out, args)
+    if not args.compartment:
+        raise MdrError("mdr import needs --compartment OCID (live deployments) or --from-ads FILE.yaml")
+    from reconciler.importer import select, write_import
+    from reconciler.live import wire_of
+
+    target = target_from_args(args)
+    with open_provider(target, args.region) as provider:
+        ds = provider.data_science
+        items = [
+            wire_of(item)
+            for item in provider.list_all("ListModelDeployments", ds.list_model_deployments, args.compartment)
+        ]
+        region = str(provider.region or args.region or "us-ashburn-1")
+    chosen = select(items, args.project, args.name_filter)
+    if not chosen:
+        raise MdrError(f"no unowned, settled model deployment in {args.compartment} matches; nothing written")
+    written, warnings = write_import(
+        chosen, out, stack=args.stack or out.resolve().name, region=region, compartment=args.compartment
+    )
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"Imported {len(chosen)} deployment(s) into {out} ({len(written)} file(s) written).")
+    if not args.adopt:
+        print(
+            f"Review them, then adopt with: mdr apply {out}  (the plan shows one tag update per deployment)"
+        )
+        return EXIT_OK
+    args.path = str(out)
+    args.prune = False
+    args.allow_deletes = None
+    return cmd_apply(args)
+
+
+def _import_ads(source: Path, out: Path, args: argparse.Namespace) -> int:
+    import yaml
+
+    from reconciler.ads_import import AdsFormatError, convert
+    from reconciler.importer import manifest_text, slug
+
+    try:
+        documents = [d for d in yaml.safe_load_all(source.read_text(encoding="utf-8")) if d is not None]
+    except (OSError, yaml.YAMLError) as exc:
+        raise MdrError(f"{source}: cannot read it as YAML: {exc}") from exc
+    out.mkdir(parents=True, exist_ok=True)
+    taken = {p.stem for p in out.glob("*.yaml")}
+    for index, document in enumerate(documents, 1):
+        display = (document.get("spec") or {}).get("displayName") if isinstance(document, dict) else None
+        name = slug(str(args.name or display or source.stem), taken)
+        try:
+            conversion = convert(document, name)
+        except AdsFormatError as exc:
+            raise MdrError(f"{source} (document {index}): {exc}") from exc
+        path = out / f"{name}.yaml"
+        path.write_text(manifest_text(conversion.manifest, None), encoding="utf-8")
+        for warning in conversion.warnings:
+            print(f"warning: {source}: {warning}", file=sys.stderr)
+        print(f"Wrote {path} from {source}.")
+        for variable, meaning in conversion.variables.items():
+            print(f"  set {variable}: {meaning} (in mdr.yaml vars: or the environment)")
+    if not (out / "mdr.yaml").exists():
+        print(f"{out} has no mdr.yaml yet: add one (stack name, region, defaults) before planning.")
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -331,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="write the JSON Schemas of the manifests (for editors)")
     p.add_argument("--out", default="schemas", help="output folder (default: schemas)")
+    p.add_argument("--docs", help="also write the Markdown manifest reference to this file")
     p.add_argument("--check", action="store_true", help="fail if the files in --out are out of date")
     p.set_defaults(handler=cmd_schema)
 
@@ -403,6 +479,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
     add_target_options(p)
     p.set_defaults(handler=cmd_unlock)
+
+    p = sub.add_parser(
+        "import",
+        help="write manifests for existing deployments (or an ADS YAML) and optionally adopt them",
+        description="Write manifests for model deployments that exist already, so that mdr can manage them "
+        "without a redeploy. Each manifest carries mdr.io/adopt: the first apply tags the deployment as owned "
+        "(a reviewable update) instead of creating a second one. --from-ads converts an Oracle ADS YAML.",
+    )
+    p.add_argument("--out", required=True, help="folder for mdr.yaml and one manifest per deployment")
+    p.add_argument("--compartment", help="compartment OCID to import from")
+    p.add_argument("--project", help="only deployments of this Data Science project")
+    p.add_argument(
+        "--name-filter", help="only deployments whose display name matches this regular expression"
+    )
+    p.add_argument("--stack", help="stack name for a new mdr.yaml (default: the --out folder's name)")
+    p.add_argument("--adopt", action="store_true", help="then plan and apply the adoption (tags only)")
+    p.add_argument("--auto-approve", action="store_true", help="with --adopt: apply without asking")
+    p.add_argument("--from-ads", metavar="FILE.yaml", help="convert an Oracle ADS deployment YAML instead")
+    p.add_argument("--name", help="with --from-ads: the manifest name (default: from the display name)")
+    add_target_options(p)
+    add_apply_options(p)
+    p.set_defaults(handler=cmd_import)
 
     p = sub.add_parser(
         "emulator",

@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.canonical import deployment_from_manifest, logging_from_refs, ref, spec_hash
 from reconciler.live import LiveState
-from reconciler.manifest.models import LogGroupRef, LogRef, Policy
+from reconciler.manifest.models import ADOPT_ANNOTATION, LogGroupRef, LogRef, Policy
 from reconciler.manifest.stack import LoadedDeployment, Stack
 
 SUSPEND_ANNOTATION = "mdr.io/suspend"
@@ -67,6 +67,8 @@ class DesiredDeployment:
     #: hash of what the manifest says (spec + artifact identity): equal to the live ``mdr-spec`` tag when
     #: the manifest has not changed since the last apply, so any remaining difference is drift
     spec_hash: str = ""
+    #: an existing deployment nobody owns that this manifest takes over (the ``mdr.io/adopt`` annotation)
+    adopt_id: str | None = None
 
 
 @dataclass
@@ -167,6 +169,7 @@ def _add_deployment(
         source=f"{loaded.document.file}:{line}",
         secret_sources={k: v.fromEnv for k, v in spec.runtime.secretEnv.items()},
         suspended=loaded.manifest.metadata.annotations.get(SUSPEND_ANNOTATION, "").lower() == "true",
+        adopt_id=loaded.manifest.metadata.annotations.get(ADOPT_ANNOTATION),
         model_key=model_key,
         depends_on=tuple(dict.fromkeys(depends)),
         spec_hash=spec_hash(

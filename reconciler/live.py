@@ -124,6 +124,10 @@ class LiveState:
     logs: list[LiveLog] = field(default_factory=list)
     #: deployments in the same compartments that are not this stack's (never touched; counted for output)
     unowned_deployments: int = 0
+    #: deployments no stack owns, by OCID: a manifest may adopt one (``mdr.io/adopt``), nothing else
+    adoptable: dict[str, LiveDeployment] = field(default_factory=dict)
+    #: deployments other stacks own, by OCID -> stack (so that adopting one is refused by name)
+    foreign: dict[str, str] = field(default_factory=dict)
     api_calls: dict[str, int] = field(default_factory=dict)
     _index: LiveIndex | None = field(default=None, repr=False, compare=False)
 
@@ -213,8 +217,12 @@ def add_deployment(state: LiveState, wire: dict[str, Any]) -> None:
     owned = Owned.from_tags(wire.get("freeform_tags"), state.stack)
     if owned.key:
         state.deployments.append(LiveDeployment(wire["id"], owned.key, wire))
+        return
+    state.unowned_deployments += 1
+    if owned.stack is None:
+        state.adoptable[wire["id"]] = LiveDeployment(wire["id"], None, wire)
     else:
-        state.unowned_deployments += 1
+        state.foreign[wire["id"]] = owned.stack
 
 
 def read_models_and_logs(
@@ -234,13 +242,13 @@ def read_models_and_logs(
             owned = Owned.from_tags(wire.get("freeform_tags"), stack)
             if owned.key is None and wire.get("display_name") not in log_group_names:
                 continue
-            if wire.get("lifecycle_state") in GONE_STATES:
-                continue
+            if wire.get("lifecycle_state") in (*GONE_STATES, "FAILED"):
+                continue  # a log group whose creation failed is as good as gone
             group = LiveLogGroup(wire["id"], owned.key, wire.get("display_name") or "", compartment, wire)
             state.log_groups.append(group)
             for log_item in provider.list_all("ListLogs", provider.logging.list_logs, group.id):
                 log_wire = wire_of(log_item)
-                if log_wire.get("lifecycle_state") in GONE_STATES:
+                if log_wire.get("lifecycle_state") in (*GONE_STATES, "FAILED"):
                     continue
                 log_owned = Owned.from_tags(log_wire.get("freeform_tags"), stack)
                 state.logs.append(

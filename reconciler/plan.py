@@ -310,6 +310,12 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
     _plan_logs(plan, desired, live, options)
     _plan_models(plan, desired)
     live_by_key = live.deployments_by_key()
+    adopters: dict[str, str] = {}
+    for key, wanted in desired.deployments.items():
+        if wanted.adopt_id and adopters.setdefault(wanted.adopt_id, key) != key:
+            plan.errors.append(
+                f"{key} and {adopters[wanted.adopt_id]} both adopt {wanted.adopt_id}; keep one"
+            )
     for key, wanted in desired.deployments.items():
         candidates = [d for d in live_by_key.get(key, []) if d.lifecycle_state not in GONE_STATES]
         if len(candidates) > 1:
@@ -321,6 +327,17 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
             continue
         if wanted.suspended:
             plan.warnings.append(f"{key}: suspended by the {'mdr.io/suspend'} annotation; not reconciled")
+            continue
+        if not candidates and wanted.adopt_id is not None:
+            adopted = _adoption(plan, wanted, live)
+            if adopted is None:
+                continue
+            change = _plan_deployment(wanted, adopted, options)
+            change.drift = False
+            change.reason = f"adopt {adopted.id}: tag it as owned by this stack" + (
+                f"; {change.reason}" if change.reason else ""
+            )
+            plan.changes.append(change)
             continue
         plan.changes.append(_plan_deployment(wanted, candidates[0] if candidates else None, options))
     _plan_prune_deployments(plan, desired, live_by_key, options)
@@ -490,6 +507,24 @@ def _plan_deployment(
     return change
 
 
+def _adoption(plan: Plan, wanted: DesiredDeployment, live: LiveState) -> LiveDeployment | None:
+    """The unowned deployment a manifest adopts; another stack's, or a missing one, is a plan error."""
+    assert wanted.adopt_id is not None
+    target = live.adoptable.get(wanted.adopt_id)
+    if target is not None and target.lifecycle_state not in GONE_STATES:
+        return target
+    if wanted.adopt_id in live.foreign:
+        plan.errors.append(
+            f"{wanted.key}: cannot adopt {wanted.adopt_id}: stack {live.foreign[wanted.adopt_id]!r} owns it"
+        )
+    else:
+        plan.errors.append(
+            f"{wanted.key}: cannot adopt {wanted.adopt_id}: no such live deployment in "
+            f"{wanted.canonical['compartmentId']}; remove the mdr.io/adopt annotation to create a new one"
+        )
+    return None
+
+
 def _display_canonical(canonical: dict[str, Any]) -> dict[str, Any]:
     """Creates list every non-empty top-level field; secrets show only as names (values are redacted)."""
     return {k: v for k, v in canonical.items() if v not in (None, {}, [])}
@@ -591,6 +626,12 @@ def _prune(
     if not desired.complete:
         plan.warnings.append(f"{key}: not in the manifests, but the tree was not read completely: not pruned")
         return
+    if not desired.deployments:
+        plan.warnings.append(
+            f"{key}: not pruned: the manifest tree names no deployment at all, which is far more often a wrong "
+            "path or branch than an intent"
+        )
+        return
     if not options.prune:
         plan.warnings.append(
             f"{key}: owned but no longer in the manifests; prune is off (use --prune to delete)"
@@ -640,7 +681,11 @@ def _plan_prune_deployments(
 
 def _plan_model_cleanup(plan: Plan, desired: DesiredState, live: LiveState, options: PlanOptions) -> None:
     """Delete owned models beyond ``keep`` once the deployment has moved off them (after the swap)."""
-    in_use = {d.model_id for d in live.deployments if d.lifecycle_state not in GONE_STATES}
+    # a deployment deleted by this very plan frees its model (deletes of models wait for deployment changes)
+    deleting = {c.live_id for c in plan.changes if c.kind == Kind.DEPLOYMENT and c.action == Action.DELETE}
+    in_use = {
+        d.model_id for d in live.deployments if d.lifecycle_state not in GONE_STATES and d.id not in deleting
+    }
     wanted_by_key = {m.key: m for m in desired.models.values()}
     deployment_keys = {f"Model/{d.name}": d.key for d in desired.deployments.values()}
     for key, models in sorted(live.models_by_key().items()):

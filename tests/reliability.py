@@ -53,6 +53,12 @@ class Bystanders:
             lm.CreateLogGroupDetails(compartment_id=EXAMPLE_COMPARTMENT, display_name="alice-logs")
         )
         wait_until(lambda: _state(sdk.get_model_deployment(deployment)) == "ACTIVE")
+        wait_until(
+            lambda: (
+                [g.lifecycle_state for g in world.log_groups() if g.display_name == "alice-logs"]
+                == ["ACTIVE"]
+            )
+        )
         groups = [g for g in world.log_groups() if g.display_name == "alice-logs"]
         assert groups, group_response.headers
         bystanders = Bystanders(deployment, model, groups[0].id, {})
@@ -94,13 +100,18 @@ def logs_in(world: World, group_id: str) -> list[Any]:
     return [x for x in items if x.lifecycle_state not in ("DELETED", "DELETING")]
 
 
-def assert_converged(world: World, stack: str, names: set[str], keep: int = 3) -> None:
-    """One ACTIVE deployment per key, no stray model, log or log group, and an empty plan."""
+def assert_converged(
+    world: World, stack: str, names: set[str], keep: int = 3, inactive: frozenset[str] = frozenset()
+) -> None:
+    """One deployment per key in the wanted state, no stray model, log or log group, and an empty plan."""
     deployments = owned(world.deployments(), stack)
     keys = Counter(d.freeform_tags[TAG_KEY] for d in deployments)
     assert {k.split("/", 1)[1] for k in keys} == names, keys
     assert all(count == 1 for count in keys.values()), f"duplicate deployments: {keys}"
-    assert {d.lifecycle_state for d in deployments} == {"ACTIVE"}
+    states = {d.display_name: d.lifecycle_state for d in deployments}
+    assert all(state == ("INACTIVE" if name in inactive else "ACTIVE") for name, state in states.items()), (
+        states
+    )
     in_use = {
         d.model_deployment_configuration_details.model_configuration_details.model_id for d in deployments
     }
@@ -110,9 +121,14 @@ def assert_converged(world: World, stack: str, names: set[str], keep: int = 3) -
     per_key = Counter(m.freeform_tags[TAG_KEY] for m in models)
     assert all(count <= keep for count in per_key.values()), f"models beyond keep: {per_key}"
     groups = owned(world.log_groups(), stack)
-    assert len({g.display_name for g in groups}) == len(groups), "duplicate log groups"
+    usable = [g for g in groups if g.lifecycle_state != "FAILED"]
+    assert len({g.display_name for g in usable}) == len(usable), "duplicate log groups"
     for group in world.log_groups():
-        names_in_group = Counter(x.display_name for x in logs_in(world, group.id))
+        if group.lifecycle_state == "FAILED":
+            continue
+        names_in_group = Counter(
+            x.display_name for x in logs_in(world, group.id) if x.lifecycle_state != "FAILED"
+        )
         assert all(count == 1 for count in names_in_group.values()), f"duplicate logs: {names_in_group}"
     plan = world.mdr("plan", "manifests", "--detailed-exitcode")
     assert plan.returncode == 0, plan.stdout + plan.stderr

@@ -73,6 +73,14 @@ def test_committed_schemas_match_the_models() -> None:
         )
 
 
+def test_committed_manifest_reference_matches_the_models() -> None:
+    from reconciler.schema import render_reference
+
+    reference = (REPO / "docs" / "manifest-reference.md").read_text(encoding="utf-8")
+    assert reference == render_reference(), "run: mdr schema --out schemas --docs docs/manifest-reference.md"
+    assert "| `ocpus` |" in reference and "mdr.io/adopt" in reference
+
+
 def test_schema_check_detects_stale_files(tmp_path: Path) -> None:
     assert main(["schema", "--out", str(tmp_path)]) == 0
     assert main(["schema", "--out", str(tmp_path), "--check"]) == 0

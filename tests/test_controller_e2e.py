@@ -20,8 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.emulator import Emulator
 
-pytestmark = pytest.mark.slow
-
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -763,7 +763,7 @@ class Services:
             if (
                 group["compartmentId"] == body["compartmentId"]
                 and group["displayName"] == body["displayName"]
-                and group["lifecycleState"] not in GONE
+                and group["lifecycleState"] not in (*GONE, "FAILED")
             ):
                 raise conflict(f"a log group named {body['displayName']!r} already exists in the compartment")
         group_id = self.state.new_id("loggroup")
@@ -828,7 +828,7 @@ class Services:
         live_logs = [
             x
             for x in self.data["logs"].values()
-            if x["logGroupId"] == group["id"] and x["lifecycleState"] not in GONE
+            if x["logGroupId"] == group["id"] and x["lifecycleState"] not in (*GONE, "FAILED")
         ]
         if live_logs:
             raise conflict("the log group still contains logs")
@@ -860,7 +860,7 @@ class Services:
             if (
                 log["logGroupId"] == group["id"]
                 and log["displayName"] == body["displayName"]
-                and log["lifecycleState"] not in GONE
+                and log["lifecycleState"] not in (*GONE, "FAILED")
             ):
                 raise conflict(f"a log named {body['displayName']!r} already exists in the log group")
         log_id = self.state.new_id("log")

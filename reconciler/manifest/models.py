@@ -500,14 +500,25 @@ class ModelDeploymentSpec(Strict):
 
 
 LabelValue = Annotated[str, StringConstraints(max_length=63)]
+ADOPT_ANNOTATION = "mdr.io/adopt"
 
 
 class Metadata(Strict):
     name: Name = Field(description="Unique within the stack; a lowercase DNS label")
     labels: dict[str, LabelValue] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(
-        default_factory=dict, description="mdr.io/suspend: 'true' pauses reconciliation of this deployment"
+        default_factory=dict,
+        description="mdr.io/suspend: 'true' pauses reconciliation of this deployment; mdr.io/adopt: <model "
+        "deployment OCID> takes over an existing deployment nobody owns instead of creating one",
     )
+
+    @field_validator("annotations")
+    @classmethod
+    def _adopt_is_a_deployment(cls, value: dict[str, str]) -> dict[str, str]:
+        target = value.get(ADOPT_ANNOTATION)
+        if target is not None and not re.match(_ocid_pattern("datasciencemodeldeployment"), target):
+            raise field_error((ADOPT_ANNOTATION,), f"{ADOPT_ANNOTATION} must be a model deployment OCID")
+        return value
 
 
 class ModelDeploymentManifest(Strict):

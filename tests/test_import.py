@@ -1,0 +1,325 @@
+"""``mdr import``: existing deployments become manifests whose plan is empty once adopted; ADS YAML converts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import oci
+import pytest
+import yaml
+from e2e import EXAMPLE_COMPARTMENT, EXAMPLE_PROJECT, World
+from oci.data_science import models as dm
+from oci.logging import models as lm
+from reliability import wait_until
+
+from reconciler.emulator import Emulator
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    emulator = Emulator(work_request_seconds=0.05).start()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    try:
+        yield World(emulator, emulator.write_oci_config(tmp_path / "oci"), workdir)
+    finally:
+        emulator.stop()
+
+
+def _model(world: World) -> str:
+    model = (
+        world.sdk()
+        .create_model(dm.CreateModelDetails(compartment_id=EXAMPLE_COMPARTMENT, project_id=EXAMPLE_PROJECT))
+        .data.id
+    )
+    world.sdk().create_model_artifact(model, b"PK\x05\x06" + b"\0" * 18)
+    return model
+
+
+def _log(world: World) -> tuple[str, str]:
+    logging = world.logging_sdk()
+    logging.create_log_group(
+        lm.CreateLogGroupDetails(compartment_id=EXAMPLE_COMPARTMENT, display_name="team-logs")
+    )
+    wait_until(lambda: [g.lifecycle_state for g in world.log_groups()] == ["ACTIVE"])
+    group = world.log_groups()[0].id
+    logging.create_log(group, lm.CreateLogDetails(display_name="predict", log_type="CUSTOM"))
+    wait_until(lambda: [x.lifecycle_state for x in logging.list_logs(group).data] == ["ACTIVE"])
+    return group, logging.list_logs(group).data[0].id
+
+
+def _deploy(world: World, name: str, configuration: object, **extra: object) -> str:
+    details = dm.CreateModelDeploymentDetails(
+        compartment_id=EXAMPLE_COMPARTMENT,
+        project_id=EXAMPLE_PROJECT,
+        display_name=name,
+        model_deployment_configuration_details=configuration,
+        **extra,
+    )
+    return str(world.sdk().create_model_deployment(details).data.id)
+
+
+def _create_by_hand(world: World) -> dict[str, str]:
+    model = _model(world)
+    group, log = _log(world)
+    autoscaled = dm.SingleModelDeploymentConfigurationDetails(
+        model_configuration_details=dm.ModelConfigurationDetails(
+            model_id=model,
+            instance_configuration=dm.InstanceConfiguration(
+                instance_shape_name="VM.Standard.E4.Flex",
+                model_deployment_instance_shape_config_details=dm.ModelDeploymentInstanceShapeConfigDetails(
+                    ocpus=2, memory_in_gbs=32
+                ),
+            ),
+            scaling_policy=dm.AutoScalingPolicy(
+                auto_scaling_policies=[
+                    dm.ThresholdBasedAutoScalingPolicyDetails(
+                        minimum_instance_count=1,
+                        maximum_instance_count=3,
+                        initial_instance_count=1,
+                        rules=[
+                            dm.PredefinedMetricExpressionRule(
+                                metric_type="CPU_UTILIZATION",
+                                scale_in_configuration=dm.PredefinedExpressionThresholdScalingConfiguration(
+                                    threshold=20
+                                ),
+                                scale_out_configuration=dm.PredefinedExpressionThresholdScalingConfiguration(
+                                    threshold=80
+                                ),
+                            )
+                        ],
+                    )
+                ],
+                cool_down_in_seconds=600,
+            ),
+            bandwidth_mbps=20,
+        ),
+        environment_configuration_details=dm.DefaultModelDeploymentEnvironmentConfigurationDetails(
+            environment_variables={"WEB_CONCURRENCY": "2", "PARTNER_API_KEY": "s3cr3t-value"}
+        ),
+    )
+    container = dm.SingleModelDeploymentConfigurationDetails(
+        model_configuration_details=dm.ModelConfigurationDetails(
+            model_id=model,
+            instance_configuration=dm.InstanceConfiguration(instance_shape_name="VM.Standard2.1"),
+            scaling_policy=dm.FixedSizeScalingPolicy(instance_count=2),
+        ),
+        environment_configuration_details=dm.OcirModelDeploymentEnvironmentConfigurationDetails(
+            image="iad.ocir.io/team/churn:2.0",
+            entrypoint=["python", "serve.py"],
+            server_port=8080,
+            health_check_port=8081,
+        ),
+    )
+    logs = dm.CategoryLogDetails(predict=dm.LogDetails(log_group_id=group, log_id=log))
+    ids = {
+        "Fraud Scorer (prod)": _deploy(world, "Fraud Scorer (prod)", autoscaled, category_log_details=logs),
+        "churn": _deploy(world, "churn", container, freeform_tags={"team": "churn"}),
+        "experiment": _deploy(world, "experiment", container),
+        "other-stack": _deploy(world, "other-stack", container, freeform_tags={"mdr-stack": "payments"}),
+    }
+    wait_until(lambda: {d.lifecycle_state for d in world.deployments()} == {"ACTIVE"})
+    return ids
+
+
+def test_import_then_adopt_yields_manifests_whose_plan_is_empty(world: World) -> None:
+    ids = _create_by_hand(world)
+    before = {d.id: oci.util.to_dict(d) for d in world.deployments()}
+    done = world.mdr(
+        "import",
+        "--compartment",
+        EXAMPLE_COMPARTMENT,
+        "--name-filter",
+        "^(Fraud|churn)",
+        "--out",
+        "imported",
+        "--stack",
+        "imported",
+        *world.target_args(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (world.workdir / "imported").iterdir()) == [
+        "churn.yaml",
+        "fraud-scorer-prod.yaml",
+        "mdr.yaml",
+    ]
+    fraud_text = (world.workdir / "imported" / "fraud-scorer-prod.yaml").read_text()
+    assert "s3cr3t-value" not in fraud_text and "s3cr3t-value" not in done.stdout + done.stderr
+    assert "PARTNER_API_KEY looks like a secret" in done.stderr
+    fraud = yaml.safe_load(fraud_text)
+    assert fraud["metadata"]["annotations"] == {"mdr.io/adopt": ids["Fraud Scorer (prod)"]}
+    assert fraud["spec"]["infrastructure"]["autoscaling"]["scaleOutThreshold"] == 80
+    assert world.mdr("validate", "imported").returncode == 0
+
+    plan = world.mdr("plan", "imported", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "to create" in plan.stdout and "0 to create, 2 to update, 0 to replace, 0 to delete" in plan.stdout
+    assert plan.stdout.count("adopt ocid1.datasciencemodeldeployment") == 2
+
+    adopt = world.mdr(
+        "import",
+        "--compartment",
+        EXAMPLE_COMPARTMENT,
+        "--name-filter",
+        "^(Fraud|churn)",
+        "--out",
+        "imported",
+        "--adopt",
+        "--auto-approve",
+        *world.target_args(),
+    )
+    assert adopt.returncode == 0, adopt.stdout + adopt.stderr
+    after = world.mdr("plan", "imported", "--detailed-exitcode")
+    assert after.returncode == 0, after.stdout + after.stderr
+    live = {d.id: d for d in world.deployments()}
+    assert set(live) == set(before)  # adopted, not re-created
+    assert live[ids["churn"]].freeform_tags["mdr-stack"] == "imported"
+    assert live[ids["experiment"]].freeform_tags == {}  # filtered out: untouched
+    assert live[ids["other-stack"]].freeform_tags == {"mdr-stack": "payments"}  # another stack's: untouched
+    config = live[ids["Fraud Scorer (prod)"]].model_deployment_configuration_details
+    assert config.environment_configuration_details.environment_variables["PARTNER_API_KEY"] == "s3cr3t-value"
+
+
+def test_adopting_another_stacks_deployment_is_refused(world: World) -> None:
+    ids = _create_by_hand(world)
+    root = world.workdir / "stack"
+    root.mkdir()
+    (root / "mdr.yaml").write_text(
+        f"stack: thief\nregion: us-ashburn-1\n"
+        f"defaults: {{compartmentId: {EXAMPLE_COMPARTMENT}, projectId: {EXAMPLE_PROJECT}}}\n"
+    )
+    model = world.sdk().list_models(EXAMPLE_COMPARTMENT).data[0].id
+    (root / "steal.yaml").write_text(
+        "apiVersion: mdr/v1\nkind: ModelDeployment\n"
+        f"metadata: {{name: steal, annotations: {{mdr.io/adopt: {ids['other-stack']}}}}}\n"
+        f"spec:\n  model: {{id: {model}}}\n  infrastructure: {{shape: VM.Standard2.1}}\n  runtime: {{type: conda}}\n"
+    )
+    world.emulator.reset_counters()
+    result = world.mdr("apply", "stack", "--auto-approve")
+    assert result.returncode == 1
+    assert (
+        "cannot adopt" in result.stdout + result.stderr
+        and "'payments' owns it" in result.stdout + result.stderr
+    )
+    assert world.emulator.mutating_calls() == 0
+
+
+ADS_CONTAINER = """kind: deployment
+spec:
+  description: The model deployment description
+  displayName: Model Deployment
+  freeformTags:
+    key1: value1
+  infrastructure:
+    kind: infrastructure
+    spec:
+      bandwidthMbps: 10
+      compartmentId: ocid1.compartment.oc1..<unique_id>
+      logGroupId: ocid1.loggroup.oc1.iad.<unique_id>
+      logId: ocid1.log.oc1.iad.<unique_id>
+      projectId: ocid1.datascienceproject.oc1.<unique_id>
+      replica: 1
+      shapeName: VM.Standard.E4.Flex
+      shapeConfigDetails:
+        ocpus: 1
+        memoryInGBs: 16
+      webConcurrency: 10
+    type: datascienceModelDeployment
+  runtime:
+    kind: runtime
+    spec:
+      deploymentMode: HTTPS_ONLY
+      entrypoint:
+      - python
+      - /opt/ds/model/deployed_model/api.py
+      env:
+        key: value
+      healthCheckPort: 5000
+      image: iad.ocir.io/<namespace>/<image>:<tag>
+      imageDigest: <IMAGE_DIGEST>
+      modelUri: <MODEL_URI>
+      serverPort: 5000
+    type: container
+type: modelDeployment
+"""
+
+ADS_OBSERVED = """kind: deployment
+spec:
+  createdBy: ocid1.user.oc1..aaaa
+  definedTags: {}
+  displayName: my-md
+  freeformTags: {}
+  id: ocid1.datasciencemodeldeployment.oc1.iad.aaaaaaaamymd
+  infrastructure:
+    kind: infrastructure
+    spec:
+      accessLog: {logGroupId: ocid1.loggroup.oc1.iad.aaaagroup, logId: ocid1.log.oc1.iad.aaaaaccess}
+      predictLog: {logGroupId: ocid1.loggroup.oc1.iad.aaaagroup, logId: ocid1.log.oc1.iad.aaaapredict}
+      bandwidthMbps: 10
+      compartmentId: ocid1.compartment.oc1..aaaaaaaariskprod
+      deploymentType: SINGLE_MODEL
+      policyType: FIXED_SIZE
+      projectId: ocid1.datascienceproject.oc1.iad.aaaaaaaariskprod
+      replica: 1
+      shapeConfigDetails: {memoryInGBs: 16.0, ocpus: 1.0}
+      shapeName: VM.Standard.E4.Flex
+      webConcurrency: '4'
+      bandWidthMbps: 20
+    type: datascienceModelDeployment
+  lifecycleState: ACTIVE
+  modelDeploymentUrl: https://modeldeployment.us-ashburn-1.oci.customer-oci.com/ocid1.datasciencemodeldeployment
+  runtime:
+    kind: runtime
+    spec:
+      env: {A: '1', WEB_CONCURRENCY: '4'}
+      modelUri: ocid1.datasciencemodel.oc1.iad.aaaaaaaamodel
+      bucketUri: oci://bucket@ns/prefix
+    type: conda
+  timeCreated: 2026-01-01 00:00:00
+type: modelDeployment
+"""
+
+STACK = """stack: from-ads
+region: us-ashburn-1
+vars:
+  COMPARTMENT_ID: ocid1.compartment.oc1..aaaaaaaariskprod
+  PROJECT_ID: ocid1.datascienceproject.oc1.iad.aaaaaaaariskprod
+  LOG_GROUP_ID: ocid1.loggroup.oc1.iad.aaaagroup
+  ACCESS_LOG_ID: ocid1.log.oc1.iad.aaaalog
+  PREDICT_LOG_ID: ocid1.log.oc1.iad.aaaalog
+  MODEL_ID: ocid1.datasciencemodel.oc1.iad.aaaaaaaamodel
+  IMAGE: iad.ocir.io/team/app:1.0
+  IMAGE_DIGEST: sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "expected_warnings"),
+    [
+        (ADS_CONTAINER, ["'<MODEL_URI>' is a placeholder", "set IMAGE_DIGEST"]),
+        (
+            ADS_OBSERVED,
+            ["createdBy is read-only", "deploymentType is read-only", "bandWidthMbps", "bucketUri"],
+        ),
+    ],
+    ids=["opctl-starter-container", "observed-state-conda"],
+)
+def test_ads_yaml_converts_validates_and_names_every_unmapped_key(
+    world: World, source: str, expected_warnings: list[str]
+) -> None:
+    (world.workdir / "ads.yaml").write_text(source)
+    out = world.workdir / "converted"
+    out.mkdir()
+    (out / "mdr.yaml").write_text(STACK)
+    done = world.mdr("import", "--from-ads", "ads.yaml", "--out", "converted")
+    assert done.returncode == 0, done.stderr
+    for text in expected_warnings:
+        assert text in done.stderr, f"{text!r} not warned about:\n{done.stderr}"
+    validated = world.mdr("validate", "converted")
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    [manifest] = [p for p in out.glob("*.yaml") if p.name != "mdr.yaml"]
+    spec = yaml.safe_load(manifest.read_text())["spec"]
+    assert spec["runtime"]["env"]["WEB_CONCURRENCY"] in ("10", "4")  # webConcurrency lands in env, as in ADS
+    assert spec["infrastructure"]["shape"] == "VM.Standard.E4.Flex"
+    assert spec["logging"]["logGroup"]
