@@ -13,33 +13,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def quickstart_commands() -> list[str]:
+def quickstart_blocks() -> list[list[str]]:
+    """The commands of each bash block of the README's quickstart (pip lines and comments left out)."""
     text = (REPO / "README.md").read_text()
-    section = text.split("## Quickstart", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block is not None
-    joined = block.group(1).replace("\\\n", " ")
-    commands = []
-    for line in joined.splitlines():
-        command = line.split("  #", 1)[0].strip()
-        if command and not command.startswith("pip "):
-            commands.append(command)
-    return commands
+    section = text.split("## Quickstart", 1)[1].split("\n### ", 1)[0]
+    blocks = []
+    for block in re.findall(r"```bash\n(.*?)```", section, re.S):
+        joined = block.replace("\\\n", " ")
+        commands = []
+        for line in joined.splitlines():
+            command = line.split("#", 1)[0].strip() if line.lstrip().startswith("mdr") else ""
+            if command:
+                commands.append(command)
+        blocks.append(commands)
+    return blocks
 
 
-def test_quickstart_runs_as_written(tmp_path: Path) -> None:
-    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
+def run_block(commands: list[str], folder: Path) -> list[str]:
+    """Run commands in a fresh copy of the example stack, as a new user would; every one must succeed."""
+    shutil.copytree(REPO / "manifests", folder / "manifests")
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("MDR_STATE_DIR", None)
     outputs = []
-    commands = quickstart_commands()
-    assert [c.split()[1] for c in commands] == ["validate", "apply", "predict", "plan", "status"]
     for command in commands:
         argv = shlex.split(command)
         assert argv[0] == "mdr"
         result = subprocess.run(
             [sys.executable, "-m", "reconciler", *argv[1:]],
-            cwd=tmp_path,
+            cwd=folder,
             env=env,
             capture_output=True,
             text=True,
@@ -48,7 +49,22 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
         outputs.append(result.stdout)
-    validate, apply, predict, plan, status = outputs
+    return outputs
+
+
+def test_one_command_quickstart_applies_predicts_and_plans_nothing(tmp_path: Path) -> None:
+    one, _steps = quickstart_blocks()
+    assert one == ["mdr quickstart"]
+    [output] = run_block(one, tmp_path)
+    assert "Apply complete: 8 done" in output
+    assert '"prediction"' in output and '"fraud-v1"' in output
+    assert output.rstrip().endswith("No changes. Stack risk-prod matches the manifests (2 up to date).")
+
+
+def test_step_by_step_quickstart_runs_as_written(tmp_path: Path) -> None:
+    _one, commands = quickstart_blocks()
+    assert [c.split()[1] for c in commands] == ["validate", "apply", "predict", "plan", "status"]
+    validate, apply, predict, plan, status = run_block(commands, tmp_path)
     assert "OK: stack risk-prod" in validate
     assert "Apply complete: 8 done" in apply
     assert '"prediction"' in predict and '"fraud-v1"' in predict
