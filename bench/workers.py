@@ -129,13 +129,22 @@ def sha256_worker(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "bytes": total, "rss_mb": _rss_mb()}
 
 
+def identity_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """What every plan and no-op apply does with a local artifact: its identity, no zip."""
+    from reconciler.artifact import artifact_identity
+
+    started = time.perf_counter()
+    artifact_identity(Path(args.folder))
+    return {"seconds": time.perf_counter() - started, "rss_mb": _rss_mb()}
+
+
 def package_worker(args: argparse.Namespace) -> dict[str, Any]:
     from reconciler.artifact import package
 
     started = time.perf_counter()
     result = package(Path(args.folder), Path(args.dest))
     elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "zip_bytes": result.size, "rss_mb": _rss_mb()}
+    return {"seconds": elapsed, "zip_bytes": result.size_bytes, "rss_mb": _rss_mb()}
 
 
 def main(argv: list[str]) -> int:
@@ -153,6 +162,8 @@ def main(argv: list[str]) -> int:
     seq.add_argument("--config-file", required=True)
     sha = sub.add_parser("sha256")
     sha.add_argument("--folder", required=True)
+    ident = sub.add_parser("identity")
+    ident.add_argument("--folder", required=True)
     pkg = sub.add_parser("package")
     pkg.add_argument("--folder", required=True)
     pkg.add_argument("--dest", required=True)
@@ -161,6 +172,7 @@ def main(argv: list[str]) -> int:
         "plan": plan_worker,
         "sequential-apply": sequential_apply_worker,
         "sha256": sha256_worker,
+        "identity": identity_worker,
         "package": package_worker,
     }[args.worker]
     print(json.dumps(worker(args)))

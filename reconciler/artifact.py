@@ -30,6 +30,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -248,11 +249,23 @@ def _hash_file(digest: hashlib._Hash, source: Path, item: ArtifactFile, sink: IO
     path = item.rel.encode()
     digest.update(_frame(len(path)) + path + _frame(item.size))
     seen = 0
-    for chunk in _chunks(source, item):
-        digest.update(chunk)
-        seen += len(chunk)
-        if sink is not None:
-            sink.write(chunk)
+    if sink is None:
+        for chunk in _chunks(source, item):
+            digest.update(chunk)
+            seen += len(chunk)
+    else:
+        # hash chunk n on another core while chunk n is CRC'd and written (hashlib and zlib release the
+        # GIL): packaging then costs about as much as hashing alone, not hashing plus zipping
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            pending: Future[None] | None = None
+            for chunk in _chunks(source, item):
+                if pending is not None:
+                    pending.result()
+                pending = hasher.submit(digest.update, chunk)
+                sink.write(chunk)
+                seen += len(chunk)
+            if pending is not None:
+                pending.result()
     if seen != item.size:
         raise ArtifactError(f"{item.rel}: changed while being read ({seen} bytes, expected {item.size})")
 

@@ -40,9 +40,16 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 class ControllerProcess:
-    def __init__(self, world: World, *args: str, state: Path | None = None) -> None:
+    def __init__(
+        self, world: World, *args: str, state: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
-        env = {**os.environ, "MDR_STATE_DIR": str(state or world.workdir / ".mdr"), "NO_COLOR": "1"}
+        env = {
+            **os.environ,
+            "MDR_STATE_DIR": str(state or world.workdir / ".mdr"),
+            "NO_COLOR": "1",
+            **(env or {}),
+        }
         command = [
             sys.executable,
             "-m",
@@ -245,5 +252,35 @@ def test_bad_manifest_blocks_only_its_own_deployment(world: World) -> None:
         status = controller.status()
         assert any("churn-container.yaml" in issue and "ocpus" in issue for issue in status["invalid"])
         assert [d.display_name for d in world.deployments()] == ["Fraud scorer"]
+    finally:
+        assert controller.stop() == 0
+
+
+def test_an_oci_outage_is_reported_and_survived(world: World, tmp_path: Path) -> None:
+    copy_example_stack(world.workdir / "manifests")
+    port = world.emulator.port
+    world.emulator.stop()
+    world.emulator = Emulator(state_dir=tmp_path / "emu", port=port, work_request_seconds=0.05).start()
+    world.config_file = world.emulator.write_oci_config(tmp_path / "emu-oci")  # its key survives restarts
+    controller = ControllerProcess(
+        world, "manifests", "--interval", "1h", env={"MDR_RETRY_MAX_ATTEMPTS": "1"}
+    )
+    try:
+        eventually(lambda: controller.status().get("reconciles", 0) >= 1, what="initial sync")
+        world.emulator.stop()  # OCI goes away
+        (world.workdir / "manifests" / "fraud-scorer.yaml").write_text(
+            (world.workdir / "manifests" / "fraud-scorer.yaml")
+            .read_text()
+            .replace("replicas: 1", "replicas: 2")
+        )
+        eventually(
+            lambda: "cannot reach OCI" in (controller.status().get("last_error") or ""),
+            what="outage reported",
+        )
+        assert controller.process.poll() is None  # still running
+        world.emulator = Emulator(state_dir=tmp_path / "emu", port=port, work_request_seconds=0.05).start()
+        eventually(lambda: controller.status().get("last_error") is None, timeout=60, what="recovery")
+        config = fraud(world).model_deployment_configuration_details.model_configuration_details
+        assert config.scaling_policy.instance_count == 2  # the edit made during the outage is applied
     finally:
         assert controller.stop() == 0

@@ -8,6 +8,7 @@ benchmarks (counters, faults, health).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -57,6 +58,7 @@ class Emulator:
         self._counts: Counter[str] = Counter()
         self._faulted: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -84,6 +86,13 @@ class Emulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._counts_lock:  # keep-alive connections would otherwise go on being served
+            connections, self._connections = set(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
         self.predictions.stop_all()
         with self.state.lock:
             self.state.save()
@@ -328,6 +337,16 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             return
+
+        def setup(self) -> None:
+            super().setup()
+            with emulator._counts_lock:
+                emulator._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with emulator._counts_lock:
+                emulator._connections.discard(self.connection)
+            super().finish()
 
         def _body(self) -> bytes:
             if self.headers.get("transfer-encoding", "").lower() == "chunked":
