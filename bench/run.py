@@ -216,6 +216,29 @@ def bench_apply(count: int, work_request_seconds: float, root: Path) -> dict[str
     return result
 
 
+def bench_noop_upload(root: Path) -> dict[str, Any]:
+    """A second apply of a stack with local artifacts uploads nothing: models are found by identity."""
+    emulator = Emulator(work_request_seconds=0.05).start()
+    try:
+        config = emulator.write_oci_config(root / "noop" / "oci")
+        stack = root / "noop" / "manifests"
+        shutil.copytree(REPO / "manifests", stack, ignore=shutil.ignore_patterns("__pycache__"))
+        bed = Bed(emulator, config, stack, "", "")
+        runs = []
+        for _ in range(2):
+            emulator.reset_counters()
+            done = mdr(bed, root / "noop" / "state", "apply", str(stack), "--auto-approve")
+            if done.returncode != 0:
+                raise SystemExit(f"apply failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+            counts = emulator.counters()
+            runs.append({op: counts.get(op, 0) for op in ("CreateModelArtifact", "PutObject", "CreateModel")})
+        result = {"first_apply": runs[0], "second_apply": runs[1]}
+        print(f"  no-op re-apply: uploads {runs[1]} (first apply: {runs[0]})", flush=True)
+        return result
+    finally:
+        emulator.stop()
+
+
 def make_artifact(folder: Path, total_bytes: int) -> None:
     """A model folder: score.py, runtime.yaml and incompressible weights split over four files."""
     shutil.copytree(REPO / "manifests" / "models" / "fraud-scorer", folder)
@@ -404,6 +427,11 @@ def table(results: dict[str, Any]) -> str:
                 f"zip + identity (upload only) {p['package_mb_s']} MB/s = {p['ratio']}x "
                 f"[disk write {p['disk_write_mb_s']} MB/s]; peak RSS {p['package_rss_mb']} MB"
             )
+    n = results.get("noop_upload")
+    if n:
+        lines.append(
+            f"  no-op re-apply of the example stack: {n['second_apply']} (first: {n['first_apply']})"
+        )
     c = results.get("controller")
     if c:
         lines.append("")
@@ -459,6 +487,7 @@ def main() -> int:
             save()
         if "packaging" in sections:
             results["packaging"] = bench_packaging([64, 256] if args.quick else [256, 1024], root)
+            results["noop_upload"] = bench_noop_upload(root)
             save()
         if "controller" in sections:
             results["controller"] = bench_controller(root, 5 if args.quick else 10, 10 if args.quick else 30)
