@@ -138,6 +138,23 @@ def identity_worker(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "rss_mb": _rss_mb()}
 
 
+def stream_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """What an upload costs mdr: identity + CRCs, then the zip streamed out (read in 64 KiB, as an HTTP
+    client sends it) into a sink that drops it; no temporary file."""
+    from reconciler.zipstream import ZipStream, prepare
+
+    started = time.perf_counter()
+    prepared = prepare(Path(args.folder))
+    ready = time.perf_counter()
+    stream = ZipStream(prepared)
+    sent = 0
+    while chunk := stream.read(64 * 1024):
+        sent += len(chunk)
+    assert sent == prepared.size
+    finished = time.perf_counter()
+    return {"seconds": finished - started, "prepare_seconds": ready - started, "rss_mb": _rss_mb()}
+
+
 def package_worker(args: argparse.Namespace) -> dict[str, Any]:
     from reconciler.artifact import package
 
@@ -164,6 +181,8 @@ def main(argv: list[str]) -> int:
     sha.add_argument("--folder", required=True)
     ident = sub.add_parser("identity")
     ident.add_argument("--folder", required=True)
+    stream = sub.add_parser("stream")
+    stream.add_argument("--folder", required=True)
     pkg = sub.add_parser("package")
     pkg.add_argument("--folder", required=True)
     pkg.add_argument("--dest", required=True)
@@ -173,6 +192,7 @@ def main(argv: list[str]) -> int:
         "sequential-apply": sequential_apply_worker,
         "sha256": sha256_worker,
         "identity": identity_worker,
+        "stream": stream_worker,
         "package": package_worker,
     }[args.worker]
     print(json.dumps(worker(args)))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import oci
 from oci.data_science import models as ds
@@ -54,6 +54,7 @@ from reconciler.wire import (
     sections_for_paths,
     update_deployment_details,
 )
+from reconciler.zipstream import ZipStream, prepare
 
 WR_DONE = frozenset({"SUCCEEDED"})
 WR_FAILED = frozenset({"FAILED", "CANCELED", "CANCELLED"})
@@ -514,32 +515,34 @@ class Executor:
         if source is None:
             self._export_from_object_storage(change, desired["artifact"], model_id)
             return
-        with tempfile.TemporaryDirectory(prefix="mdr-artifact-") as tmp:
-            result = package(Path(source), Path(tmp) / "artifact.zip")
-            if result.identity != desired["identity"]:
-                raise ChangeFailed(
-                    f"artifact {source} changed since the plan ({result.identity[:19]} != "
-                    f"{desired['identity'][:19]}); plan again"
-                )
-            if result.size_bytes > self.options.large_artifact_bytes:
+        prepared = prepare(Path(source))
+        if prepared.identity != desired["identity"]:
+            raise ChangeFailed(
+                f"artifact {source} changed since the plan ({prepared.identity[:19]} != "
+                f"{desired['identity'][:19]}); plan again"
+            )
+        if prepared.size > self.options.large_artifact_bytes:
+            with tempfile.TemporaryDirectory(prefix="mdr-artifact-") as tmp:
+                result = package(Path(source), Path(tmp) / "artifact.zip")
                 uri = self._stage_large_artifact(change, result.path, result.size_bytes)
-                self._export_from_object_storage(change, uri, model_id)
-                return
-            with result.path.open("rb") as raw:
-                handle = _CrashMidStream(raw) if crash_armed("during:CreateModelArtifact") else raw
-                try:
-                    self._write(
-                        change,
-                        "CreateModelArtifact",
-                        client.create_model_artifact,
-                        model_id,
-                        handle,
-                        content_length=result.size_bytes,
-                        content_disposition='attachment; filename="artifact.zip"',
-                    )
-                except oci.exceptions.ServiceError as exc:
-                    if exc.status != 409:  # 409: already uploaded by an earlier, interrupted run
-                        raise
+            self._export_from_object_storage(change, uri, model_id)
+            return
+        # streamed: the zip is made while the request is sent, with no temporary file (see zipstream)
+        stream = ZipStream(prepared)
+        body: Any = _CrashMidStream(stream) if crash_armed("during:CreateModelArtifact") else stream
+        try:
+            self._write(
+                change,
+                "CreateModelArtifact",
+                client.create_model_artifact,
+                model_id,
+                body,
+                content_length=prepared.size,
+                content_disposition='attachment; filename="artifact.zip"',
+            )
+        except oci.exceptions.ServiceError as exc:
+            if exc.status != 409:  # 409: already uploaded by an earlier, interrupted run
+                raise
 
     def _stage_large_artifact(self, change: Change, path: Path, size: int) -> str:
         if self.options.artifact_bucket is None:
@@ -796,9 +799,12 @@ def crash_armed(name: str) -> bool:
 class _CrashMidStream:
     """An upload body that kills the process once part of it has been sent (``during:`` crash points)."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: ZipStream) -> None:
         self._raw = raw
         self._sent = 0
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
     def read(self, size: int = -1) -> bytes:
         if self._sent:

@@ -4,7 +4,8 @@ Identity is sha256 over (relative POSIX path, content) of every file in sorted o
 each part so that ("ab", "c") and ("a", "bc") differ. It does not depend on timestamps, permissions, the
 folder's location, or how a zip was made, so re-zipping never creates a new model while any content change
 or rename does. The zip mdr builds is byte-for-byte reproducible: sorted entries, fixed timestamps
-(1980-01-01) and permissions (0644), deflate level 6.
+(1980-01-01) and permissions (0644). Direct uploads stream it without a temporary file (``zipstream``);
+``package`` writes it to disk, for the Object Storage path of artifacts above the direct-upload threshold.
 
 Layout: files at the root of the folder (or zip). An artifact whose files all sit in one top-level folder
 holding score.py or runtime.yaml (what ``zip -r model.zip model/`` makes, and what ADS accepts) is
