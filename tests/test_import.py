@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,10 +124,9 @@ def _create_by_hand(world: World) -> dict[str, str]:
     return ids
 
 
-def test_import_then_adopt_yields_manifests_whose_plan_is_empty(world: World) -> None:
-    ids = _create_by_hand(world)
-    before = {d.id: oci.util.to_dict(d) for d in world.deployments()}
-    done = world.mdr(
+def _import(world: World, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Import the two hand-made deployments whose names match into ./imported."""
+    base = (
         "import",
         "--compartment",
         EXAMPLE_COMPARTMENT,
@@ -134,10 +134,14 @@ def test_import_then_adopt_yields_manifests_whose_plan_is_empty(world: World) ->
         "^(Fraud|churn)",
         "--out",
         "imported",
-        "--stack",
-        "imported",
-        *world.target_args(),
     )
+    return world.mdr(*base, *extra, *world.target_args())
+
+
+def test_import_then_adopt_yields_manifests_whose_plan_is_empty(world: World) -> None:
+    ids = _create_by_hand(world)
+    before = {d.id: oci.util.to_dict(d) for d in world.deployments()}
+    done = _import(world, "--stack", "imported")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (world.workdir / "imported").iterdir()) == [
         "churn.yaml",
@@ -157,18 +161,7 @@ def test_import_then_adopt_yields_manifests_whose_plan_is_empty(world: World) ->
     assert "to create" in plan.stdout and "0 to create, 2 to update, 0 to replace, 0 to delete" in plan.stdout
     assert plan.stdout.count("adopt ocid1.datasciencemodeldeployment") == 2
 
-    adopt = world.mdr(
-        "import",
-        "--compartment",
-        EXAMPLE_COMPARTMENT,
-        "--name-filter",
-        "^(Fraud|churn)",
-        "--out",
-        "imported",
-        "--adopt",
-        "--auto-approve",
-        *world.target_args(),
-    )
+    adopt = _import(world, "--adopt", "--auto-approve")
     assert adopt.returncode == 0, adopt.stdout + adopt.stderr
     after = world.mdr("plan", "imported", "--detailed-exitcode")
     assert after.returncode == 0, after.stdout + after.stderr
