@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
 from reconciler.emulator.server import Emulator
+from reconciler.emulator.state import FaultConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +29,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-verify-signatures", action="store_true", help="accept unsigned requests")
     parser.add_argument("--region", default="us-ashburn-1")
+    faults = parser.add_argument_group("faults (also settable at run time: POST /_emulator/faults)")
+    faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every OCI call")
+    faults.add_argument(
+        "--error-rate",
+        action="append",
+        default=[],
+        metavar="[OPERATION=]STATUS:P",
+        help="answer STATUS (429, 500, 503...) with probability P, for one operation or all "
+        "(e.g. 429:0.1 or ListModelDeployments=503:0.2); repeatable",
+    )
+    faults.add_argument(
+        "--fail-work-requests", type=float, default=0.0, metavar="P", help="work requests FAILED"
+    )
+    faults.add_argument("--seed", type=int, help="random seed, for reproducible faults")
+
+
+def faults_from_args(args: argparse.Namespace) -> FaultConfig:
+    """The start-time fault flags as a FaultConfig; a malformed --error-rate is a usage error."""
+    rates: dict[str, dict[int, float]] = {}
+    for spec in args.error_rate:
+        operation, _, rest = spec.rpartition("=")
+        status, _, probability = rest.partition(":")
+        try:
+            rates.setdefault(operation or "*", {})[int(status)] = float(probability)
+        except ValueError as exc:
+            raise SystemExit(f"mdr emulator: --error-rate {spec!r} is not [OPERATION=]STATUS:P") from exc
+    return FaultConfig(
+        latency_ms=args.latency_ms,
+        error_rates=rates,
+        fail_work_requests=args.fail_work_requests,
+        seed=args.seed,
+    )
 
 
 def run(argv: list[str]) -> int:
@@ -42,6 +76,9 @@ def serve(args: argparse.Namespace) -> int:
         verify_signatures=not args.no_verify_signatures,
         region=args.region,
     ).start()
+    faults = faults_from_args(args)
+    if faults != FaultConfig():
+        emulator.set_faults(faults)
     config_dir = args.config_out or ((args.state / "oci") if args.state else Path(".mdr/emulator-oci"))
     config = emulator.write_oci_config(config_dir, profile="DEFAULT")
     print(f"mdr emulator listening on {emulator.url} (Ctrl-C to stop)")
@@ -59,6 +96,8 @@ def serve(args: argparse.Namespace) -> int:
         f"service_endpoint='{emulator.url}')",
         flush=True,
     )
+    if faults != FaultConfig():
+        print(f"\nInjecting faults: {json.dumps(faults.to_dict())}", flush=True)
     stop = threading.Event()
 
     def handle(signum: int, frame: Any) -> None:

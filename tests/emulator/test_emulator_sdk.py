@@ -540,3 +540,44 @@ def test_mdr_emulator_command_accepts_its_options_and_writes_a_usable_config(tmp
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_mdr_emulator_injects_faults_given_at_start(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "emulator",
+            "--port",
+            "0",
+            "--state",
+            str(tmp_path / "emu"),
+            "--error-rate",
+            "ListProjects=503:1.0",
+            "--latency-ms",
+            "5",
+            "--seed",
+            "7",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("listening on ")[1].split()[0]
+        config = oci.config.from_file(process.stdout.readline().split("OCI config for it: ")[1].split()[0])
+        client = oci.data_science.DataScienceClient(
+            config, service_endpoint=url, retry_strategy=oci.retry.NoneRetryStrategy()
+        )
+        with pytest.raises(oci.exceptions.ServiceError) as raised:
+            client.list_projects(COMPARTMENT)
+        assert raised.value.status == 503
+        assert client.list_models(COMPARTMENT).data == []  # other operations are not faulted
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
