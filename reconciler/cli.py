@@ -357,7 +357,11 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         )
     target = chosen[0]
     payload = parse_payload(args.data or target.manifest.metadata.annotations[EXAMPLE_INPUT])
-    print(f"== 1/3 mdr apply {args.path} (embedded OCI emulator, state in .mdr/local/)", flush=True)
+    from reconciler.journal import state_dir
+
+    print(
+        f"== 1/3 mdr apply {args.path} (embedded OCI emulator, state in {state_dir() / 'local'}/)", flush=True
+    )
     request = ApplyRequest(path=Path(args.path), auto_approve=True, options=_apply_options(args))
     _plan, result = apply_tree(request, _provider_factory(args), _confirm)
     if result is not None:
@@ -400,7 +404,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: real OCI with ~/.oci/config)")
     group.add_argument(
-        "--local", action="store_true", help="use the embedded emulator (state in .mdr/local/)"
+        "--local",
+        action="store_true",
+        help="use the embedded emulator (state in $MDR_STATE_DIR/local, default .mdr/local)",
     )
     group.add_argument("--endpoint", help="one base URL for all OCI services, e.g. a running mdr emulator")
     group.add_argument(

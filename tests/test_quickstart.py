@@ -70,3 +70,22 @@ def test_step_by_step_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert '"prediction"' in predict and '"fraud-v1"' in predict
     assert "No changes. Stack risk-prod matches the manifests" in plan
     assert "fraud-scorer  Synced  Healthy  ACTIVE" in status
+
+
+def test_local_emulator_state_follows_mdr_state_dir(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
+    env = {**os.environ, "NO_COLOR": "1", "MDR_STATE_DIR": str(tmp_path / "state")}
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan", "manifests", "--local"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "state" / "local" / "state.json").is_file() or any(
+        (tmp_path / "state" / "local").iterdir()
+    )
+    assert not (tmp_path / ".mdr").exists()

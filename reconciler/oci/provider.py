@@ -24,6 +24,7 @@ from typing import Any
 import oci
 
 from reconciler.errors import MdrError
+from reconciler.journal import state_dir
 
 AUTH_MODES = ("api_key", "instance_principal", "resource_principal", "security_token")
 LIST_PAGE_SIZE = 100
@@ -38,7 +39,8 @@ class Target:
     """Where cloud calls go; built from the CLI's target options."""
 
     local: bool = False
-    local_dir: Path = Path(".mdr/local")
+    #: the embedded emulator's state: under $MDR_STATE_DIR like the journal and the audit log
+    local_dir: Path = field(default_factory=lambda: state_dir() / "local")
     endpoint: str | None = None
     profile: str = "DEFAULT"
     config_file: str | None = None
