@@ -417,7 +417,8 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--region", help="override the stack's region")
 
 
-def add_apply_options(parser: argparse.ArgumentParser) -> None:
+def add_apply_options(parser: argparse.ArgumentParser, lock_timeout: bool = True) -> None:
+    """``lock_timeout`` is False for the controller: it waits for the lock as a standby, for as long as it takes."""
     group = parser.add_argument_group("apply")
     group.add_argument("--concurrency", type=int, default=8, help="changes applied at once (default 8)")
     group.add_argument(
@@ -429,9 +430,10 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--timeout", type=float, default=1800, help="seconds to wait for one operation (default 1800)"
     )
-    group.add_argument(
-        "--lock-timeout", type=float, default=60, help="seconds to wait for the stack lock (default 60)"
-    )
+    if lock_timeout:
+        group.add_argument(
+            "--lock-timeout", type=float, default=60, help="seconds to wait for the stack lock (default 60)"
+        )
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -507,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--api-rate", type=float, default=10.0, help="API request budget, calls/s (adapts to 429s)"
     )
-    add_apply_options(p)
+    add_apply_options(p, lock_timeout=False)
     add_target_options(p)
     p.set_defaults(handler=cmd_controller)
 
