@@ -123,9 +123,19 @@ def compute_plan(
 
 
 def write_plan(plan: Plan, path: Path) -> None:
-    """Saved plans hold no secret values; written atomically so a crash never leaves half a plan."""
+    """Saved plans hold no secret values; written atomically so a crash never leaves half a plan.
+
+    Artifact folders inside the working directory are saved relative to it, so that the plan applies from
+    another checkout of the same repository (CI runners rarely share a workspace path).
+    """
     from reconciler.render import render_json
 
+    for change in plan.changes:
+        source = change.desired.get("artifactPath")
+        if source and Path(source).is_absolute():
+            relative = os.path.relpath(source)
+            if not relative.startswith(".."):
+                change.desired["artifactPath"] = relative
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(render_json(plan), encoding="utf-8")
     os.replace(tmp, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -101,6 +102,26 @@ def test_saved_plan_applies_exactly(world: World, stack: Path) -> None:
         shape.model_configuration_details.instance_configuration.model_deployment_instance_shape_config_details.ocpus
         == 1
     )
+
+
+def test_saved_plan_applies_from_another_checkout(world: World, stack: Path, tmp_path: Path) -> None:
+    """CI plans in one job and applies in another, often at another workspace path."""
+    assert world.mdr("plan", "manifests", "--out", "plan.json").returncode == 0
+    assert '"artifactPath": "manifests/models/fraud-scorer"' in (world.workdir / "plan.json").read_text()
+    other = tmp_path / "other-runner"
+    shutil.copytree(world.workdir, other)
+    shutil.rmtree(stack)  # the first checkout is gone
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "apply", "plan.json", *world.target_args()],
+        cwd=other,
+        env={**os.environ, "MDR_STATE_DIR": str(other / ".mdr")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(world.deployments()) == 2
 
 
 @pytest.mark.parametrize(
