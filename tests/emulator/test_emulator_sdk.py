@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -520,64 +523,42 @@ def test_oci_cli_lists_and_gets_deployments(ds: Any, emulator: Emulator, tmp_pat
     assert json.loads(got.stdout)["data"]["lifecycle-state"] == "ACTIVE"
 
 
-def test_mdr_emulator_command_accepts_its_options_and_writes_a_usable_config(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "--port", "0", "--state", str(tmp_path / "emu")],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
+@contextmanager
+def mdr_emulator(tmp_path: Any, *options: str) -> Iterator[Any]:
+    """``mdr emulator`` as a user starts it; yields a DataScienceClient built from the config it prints."""
+    command = [
+        sys.executable,
+        "-m",
+        "reconciler",
+        "emulator",
+        "--port",
+        "0",
+        "--state",
+        str(tmp_path / "emu"),
+    ]
+    process = subprocess.Popen([*command, *options], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert process.stdout is not None
         url = process.stdout.readline().split("listening on ")[1].split()[0]
         config_path = process.stdout.readline().split("OCI config for it: ")[1].split()[0]
         config = oci.config.from_file(config_path)  # absolute key path: usable from any folder
-        client = oci.data_science.DataScienceClient(config, service_endpoint=url)
-        assert client.list_projects(COMPARTMENT).data == []
+        yield oci.data_science.DataScienceClient(
+            config, service_endpoint=url, retry_strategy=oci.retry.NoneRetryStrategy()
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def test_mdr_emulator_injects_faults_given_at_start(tmp_path: Any) -> None:
-    import subprocess
-    import sys
+def test_mdr_emulator_command_accepts_its_options_and_writes_a_usable_config(tmp_path: Any) -> None:
+    with mdr_emulator(tmp_path) as client:
+        assert client.list_projects(COMPARTMENT).data == []
 
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "emulator",
-            "--port",
-            "0",
-            "--state",
-            str(tmp_path / "emu"),
-            "--error-rate",
-            "ListProjects=503:1.0",
-            "--latency-ms",
-            "5",
-            "--seed",
-            "7",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split("listening on ")[1].split()[0]
-        config = oci.config.from_file(process.stdout.readline().split("OCI config for it: ")[1].split()[0])
-        client = oci.data_science.DataScienceClient(
-            config, service_endpoint=url, retry_strategy=oci.retry.NoneRetryStrategy()
-        )
+
+def test_mdr_emulator_injects_faults_given_at_start(tmp_path: Any) -> None:
+    options = ("--error-rate", "ListProjects=503:1.0", "--latency-ms", "5", "--seed", "7")
+    with mdr_emulator(tmp_path, *options) as client:
         with pytest.raises(oci.exceptions.ServiceError) as raised:
             client.list_projects(COMPARTMENT)
         assert raised.value.status == 503
         assert client.list_models(COMPARTMENT).data == []  # other operations are not faulted
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
