@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.importer import logging_block
 from reconciler.manifest.models import ADOPT_ANNOTATION
 
 PLACEHOLDER_RE = re.compile(r"<[^>]*>|\{Provide[^}]*\}")
@@ -211,18 +212,14 @@ def _autoscaling(c: _Converter, raw: dict[str, Any], replica: Any) -> dict[str, 
 
 
 def _logging(c: _Converter, logs: dict[str, Any]) -> dict[str, Any] | None:
-    if not logs:
+    out = logging_block(logs, c.warn)
+    if out is None:
         return None
-    groups = {d["logGroupId"] for d in logs.values()}
-    group = (logs.get("predict") or logs["access"])["logGroupId"]
-    if len(groups) > 1:
-        c.warn("access and predict logs are in different log groups; a manifest has one: predict's kept")
-    out: dict[str, Any] = {"logGroup": {"id": c.value(group, "LOG_GROUP_ID", "the log group OCID")}}
+    out["logGroup"]["id"] = c.value(out["logGroup"]["id"], "LOG_GROUP_ID", "the log group OCID")
     for category in ("access", "predict"):
-        details = logs.get(category)
-        if details and details["logGroupId"] == group:
+        if category in out:
             variable = f"{category.upper()}_LOG_ID"
-            out[category] = {"id": c.value(details["logId"], variable, f"the {category} log OCID")}
+            out[category]["id"] = c.value(out[category]["id"], variable, f"the {category} log OCID")
     return out
 
 

@@ -38,7 +38,7 @@ from reconciler.canonical import (
 )
 from reconciler.errors import MdrError
 from reconciler.journal import AuditLog, Journal, JournalEntry
-from reconciler.live import GONE_STATES, LiveState
+from reconciler.live import GONE_STATES, LOGGING_GONE, LiveState
 from reconciler.plan import (
     Action,
     Change,
@@ -58,8 +58,6 @@ from reconciler.zipstream import ZipStream, prepare
 
 WR_DONE = frozenset({"SUCCEEDED"})
 WR_FAILED = frozenset({"FAILED", "CANCELED", "CANCELLED"})
-#: a log group or log whose creation failed is as good as gone (its name is free again)
-LOGGING_GONE = frozenset({"DELETED", "DELETING", "FAILED"})
 SETTLED_STATES = frozenset({"ACTIVE", "INACTIVE", "FAILED", "NEEDS_ATTENTION", "DELETED"})
 
 
@@ -361,34 +359,24 @@ class Executor:
             self._wait_logging(response, change, "DeleteLogGroup")
             return None
         compartment, name = desired["compartmentId"], desired["displayName"]
-        found = self._find_log_group(compartment, name)
+        found, failed = self._find_log_group(compartment, name)
         if found:
             return found
         details = lg.CreateLogGroupDetails(
             compartment_id=compartment, display_name=name, freeform_tags=self._ownership(change.key)
         )
-        token = retry_token(
-            self.stack, change.key, "CreateLogGroup", name, self._failed_log_groups(compartment, name)
-        )
+        token = retry_token(self.stack, change.key, "CreateLogGroup", name, failed)
         response = self._write(
             change, "CreateLogGroup", client.create_log_group, details, opc_retry_token=token
         )
         request = self._wait_logging(response, change, "CreateLogGroup")
-        return _resource_from(request) or self._find_log_group(compartment, name)
+        return _resource_from(request) or self._find_log_group(compartment, name)[0]
 
-    def _find_log_group(self, compartment: str, name: str) -> str | None:
+    def _find_log_group(self, compartment: str, name: str) -> tuple[str | None, list[str]]:
         groups = self.provider.list_all(
             "ListLogGroups", self.provider.logging.list_log_groups, compartment, display_name=name
         )
-        live = [g for g in groups if g.display_name == name and g.lifecycle_state not in LOGGING_GONE]
-        return live[0].id if live else None
-
-    def _failed_log_groups(self, compartment: str, name: str) -> list[str]:
-        """Earlier failed attempts (see ``retry_token``): a new attempt must not replay their answer."""
-        groups = self.provider.list_all(
-            "ListLogGroups", self.provider.logging.list_log_groups, compartment, display_name=name
-        )
-        return sorted(g.id for g in groups if g.display_name == name and g.lifecycle_state == "FAILED")
+        return _by_name(groups, name)
 
     def _wait_logging(self, response: Any, change: Change, operation: str) -> Any:
         work_request_id = response.headers.get("opc-work-request-id")
@@ -408,7 +396,7 @@ class Executor:
             self._wait_logging(response, change, "DeleteLog")
             return None
         group_id, name = desired["logGroupId"], desired["displayName"]
-        found = self._find_log(group_id, name)
+        found, failed = self._find_log(group_id, name)
         if found:
             return found
         details = lg.CreateLogDetails(
@@ -418,27 +406,18 @@ class Executor:
             retention_duration=desired.get("retentionDays", 30),
             freeform_tags=self._ownership(change.key),
         )
-        token = retry_token(
-            self.stack, change.key, "CreateLog", f"{group_id}/{name}", self._failed_logs(group_id, name)
-        )
+        token = retry_token(self.stack, change.key, "CreateLog", f"{group_id}/{name}", failed)
         response = self._write(
             change, "CreateLog", client.create_log, group_id, details, opc_retry_token=token
         )
         request = self._wait_logging(response, change, "CreateLog")
-        return _resource_from(request, "log") or self._find_log(group_id, name)
+        return _resource_from(request, "log") or self._find_log(group_id, name)[0]
 
-    def _find_log(self, group_id: str, name: str) -> str | None:
+    def _find_log(self, group_id: str, name: str) -> tuple[str | None, list[str]]:
         logs = self.provider.list_all(
             "ListLogs", self.provider.logging.list_logs, group_id, display_name=name
         )
-        live = [x for x in logs if x.display_name == name and x.lifecycle_state not in LOGGING_GONE]
-        return live[0].id if live else None
-
-    def _failed_logs(self, group_id: str, name: str) -> list[str]:
-        logs = self.provider.list_all(
-            "ListLogs", self.provider.logging.list_logs, group_id, display_name=name
-        )
-        return sorted(x.id for x in logs if x.display_name == name and x.lifecycle_state == "FAILED")
+        return _by_name(logs, name)
 
     def _log_group_of(self, log_id: str) -> str:
         raise ChangeFailed(f"cannot delete log {log_id}: its log group is unknown to this plan")
@@ -792,6 +771,14 @@ class Executor:
             self._wait_work_request(client, work_request_id, change, "UpdateModelDeployment (untag)")
 
 
+def _by_name(items: list[Any], name: str) -> tuple[str | None, list[str]]:
+    """The usable log group or log with that display name, and the ids of failed attempts at it (they make
+    the next create's retry token new, see ``retry_token``)."""
+    named = [i for i in items if i.display_name == name]
+    usable = [i.id for i in named if i.lifecycle_state not in LOGGING_GONE]
+    return (usable[0] if usable else None), sorted(i.id for i in named if i.lifecycle_state == "FAILED")
+
+
 def crash_armed(name: str) -> bool:
     return os.environ.get("MDR_CRASH_AT") == name
 
@@ -823,8 +810,7 @@ class _CrashMidStream:
 def crash_point(name: str) -> None:
     """Fault injection for crash-safety tests: ``MDR_CRASH_AT=after:CreateModelDeployment`` kills the process
     (SIGKILL, no cleanup) the first time that point is reached. Never set in normal use."""
-    wanted = os.environ.get("MDR_CRASH_AT")
-    if wanted and wanted == name:
+    if crash_armed(name):
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)

@@ -30,11 +30,10 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
 
 import yaml
 
@@ -242,28 +241,35 @@ def artifact_identity(source: Path) -> str:
     files = list_files(source)
     digest = hashlib.sha256(_identity_header(files))
     for item in files:
-        _hash_file(digest, source, item, None)
+        hash_file(digest, source, item)
     return "sha256:" + digest.hexdigest()
 
 
-def _hash_file(digest: hashlib._Hash, source: Path, item: ArtifactFile, sink: IO[bytes] | None) -> None:
+def hash_file(
+    digest: hashlib._Hash, source: Path, item: ArtifactFile, work: Callable[[bytes], object] | None = None
+) -> None:
+    """Feed one file (framed by its path and size) to ``digest``; ``work`` also sees every chunk.
+
+    With ``work`` (writing, CRC-32) the hashing of chunk n runs on another core while ``work`` handles it here
+    (hashlib and zlib release the GIL): the pass then costs about as much as hashing alone.
+    """
     path = item.rel.encode()
     digest.update(_frame(len(path)) + path + _frame(item.size))
     seen = 0
-    if sink is None:
+    if work is None or item.size <= ARTIFACT_CHUNK:
         for chunk in _chunks(source, item):
             digest.update(chunk)
+            if work is not None:
+                work(chunk)
             seen += len(chunk)
     else:
-        # hash chunk n on another core while chunk n is CRC'd and written (hashlib and zlib release the
-        # GIL): packaging then costs about as much as hashing alone, not hashing plus zipping
         with ThreadPoolExecutor(max_workers=1) as hasher:
             pending: Future[None] | None = None
             for chunk in _chunks(source, item):
                 if pending is not None:
                     pending.result()
                 pending = hasher.submit(digest.update, chunk)
-                sink.write(chunk)
+                work(chunk)
                 seen += len(chunk)
             if pending is not None:
                 pending.result()
@@ -300,7 +306,7 @@ def package(source: Path, dest: Path) -> PackageResult:
             info.create_system = 3  # unix, so that the permission bits mean the same everywhere
             info.file_size = item.size
             with zf.open(info, "w", force_zip64=item.size > 2**31) as sink:
-                _hash_file(digest, source, item, sink)
+                hash_file(digest, source, item, sink.write)
     os.replace(tmp, dest)
     return PackageResult(dest, "sha256:" + digest.hexdigest(), dest.stat().st_size, len(files))
 

@@ -335,6 +335,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """Apply a stack to the embedded emulator, call one deployment's predict URL, then plan again."""
+    from reconciler.journal import state_dir
     from reconciler.planner import compute_plan, load_valid_stack
     from reconciler.predict import parse_payload, predict
     from reconciler.render import render
@@ -357,8 +358,6 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         )
     target = chosen[0]
     payload = parse_payload(args.data or target.manifest.metadata.annotations[EXAMPLE_INPUT])
-    from reconciler.journal import state_dir
-
     print(
         f"== 1/3 mdr apply {args.path} (embedded OCI emulator, state in {state_dir() / 'local'}/)", flush=True
     )

@@ -12,7 +12,7 @@ the environment at apply time, with a warning naming the variable to set.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,9 @@ def manifest_from_live(wire: dict[str, Any], name: str, defaults: dict[str, str]
     spec["model"] = {"id": canonical["model"]["id"]}
     spec["infrastructure"] = _infrastructure(canonical["infrastructure"])
     spec["runtime"] = _runtime(canonical["runtime"], result)
-    logging = _logging(canonical["logging"], result)
+    logging = logging_block(
+        canonical["logging"], lambda message: result.warnings.append(f"{name}: {message}")
+    )
     if logging:
         spec["logging"] = logging
     if canonical["freeformTags"]:
@@ -126,20 +128,23 @@ def _runtime(runtime: dict[str, Any], result: Imported) -> dict[str, Any]:
     return out
 
 
-def _logging(logging: dict[str, Any] | None, result: Imported) -> dict[str, Any] | None:
-    if not logging:
+def logging_block(logs: dict[str, Any] | None, warn: Callable[[str], None]) -> dict[str, Any] | None:
+    """A manifest's ``logging`` from {access|predict: {logGroupId, logId}} (live or ADS), logs by OCID.
+
+    A manifest has one log group: when the two logs sit in different groups, the predict log's group is
+    kept and ``warn`` says so.
+    """
+    if not logs:
         return None
-    groups = {details["logGroupId"] for details in logging.values()}
-    category_order = [c for c in ("predict", "access") if c in logging]
-    group = logging[category_order[0]]["logGroupId"]
-    if len(groups) > 1:
-        result.warnings.append(
-            f"{result.name}: access and predict logs are in different log groups; a manifest has one log "
-            "group, so only the predict log is kept (the plan will show the access log removed)"
+    group = (logs.get("predict") or logs["access"])["logGroupId"]
+    if len({details["logGroupId"] for details in logs.values()}) > 1:
+        warn(
+            "access and predict logs are in different log groups; a manifest has one log group, so only "
+            "the predict log is kept (the plan will show the access log removed)"
         )
     out: dict[str, Any] = {"logGroup": {"id": group}}
     for category in ("access", "predict"):
-        details = logging.get(category)
+        details = logs.get(category)
         if details and details["logGroupId"] == group:
             out[category] = {"id": details["logId"]}
     return out

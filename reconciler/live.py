@@ -16,6 +16,8 @@ from typing import Any
 from reconciler.canonical import TAG_ARTIFACT, TAG_KEY, TAG_PENDING, TAG_POLICY, TAG_SECRETS, TAG_STACK
 
 GONE_STATES = frozenset({"DELETED", "DELETING"})
+#: a log group or log whose creation failed is as good as gone (its name is free again)
+LOGGING_GONE = GONE_STATES | {"FAILED"}
 
 
 @dataclass(frozen=True)
@@ -242,13 +244,13 @@ def read_models_and_logs(
             owned = Owned.from_tags(wire.get("freeform_tags"), stack)
             if owned.key is None and wire.get("display_name") not in log_group_names:
                 continue
-            if wire.get("lifecycle_state") in (*GONE_STATES, "FAILED"):
-                continue  # a log group whose creation failed is as good as gone
+            if wire.get("lifecycle_state") in LOGGING_GONE:
+                continue
             group = LiveLogGroup(wire["id"], owned.key, wire.get("display_name") or "", compartment, wire)
             state.log_groups.append(group)
             for log_item in provider.list_all("ListLogs", provider.logging.list_logs, group.id):
                 log_wire = wire_of(log_item)
-                if log_wire.get("lifecycle_state") in (*GONE_STATES, "FAILED"):
+                if log_wire.get("lifecycle_state") in LOGGING_GONE:
                     continue
                 log_owned = Owned.from_tags(log_wire.get("freeform_tags"), stack)
                 state.logs.append(

@@ -27,9 +27,10 @@ from reconciler.canonical import (
     UNKNOWN_SECRET,
     deployment_from_wire,
 )
-from reconciler.desired import DesiredDeployment, DesiredModel, DesiredState
+from reconciler.desired import SUSPEND_ANNOTATION, DesiredDeployment, DesiredModel, DesiredState
 from reconciler.diff import FieldChange, diff
 from reconciler.live import GONE_STATES, LiveDeployment, LiveModel, LiveState
+from reconciler.manifest.models import ADOPT_ANNOTATION
 
 PLAN_FORMAT_VERSION = 1
 
@@ -326,7 +327,7 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
             )
             continue
         if wanted.suspended:
-            plan.warnings.append(f"{key}: suspended by the {'mdr.io/suspend'} annotation; not reconciled")
+            plan.warnings.append(f"{key}: suspended by the {SUSPEND_ANNOTATION} annotation; not reconciled")
             continue
         if not candidates and wanted.adopt_id is not None:
             adopted = _adoption(plan, wanted, live)
@@ -520,7 +521,7 @@ def _adoption(plan: Plan, wanted: DesiredDeployment, live: LiveState) -> LiveDep
     else:
         plan.errors.append(
             f"{wanted.key}: cannot adopt {wanted.adopt_id}: no such live deployment in "
-            f"{wanted.canonical['compartmentId']}; remove the mdr.io/adopt annotation to create a new one"
+            f"{wanted.canonical['compartmentId']}; remove the {ADOPT_ANNOTATION} annotation to create a new one"
         )
     return None
 

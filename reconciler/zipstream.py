@@ -19,11 +19,10 @@ import hashlib
 import struct
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.artifact import ArtifactFile, _chunks, _frame, _identity_header, list_files
+from reconciler.artifact import ArtifactFile, _chunks, _identity_header, hash_file, list_files
 from reconciler.errors import ArtifactError
 
 ZIP64_LIMIT = (1 << 31) - 1  # as Python's zipfile: beyond it sizes and offsets move to zip64 extras
@@ -50,6 +49,7 @@ class Prepared:
     entries: tuple[Entry, ...]
     identity: str
     size: int  # exact length of the zip in bytes
+    tail: bytes  # the central directory and end records, which follow the last file
     zip64_limit: int = ZIP64_LIMIT
 
 
@@ -136,18 +136,25 @@ def _end_records(count: int, directory_offset: int, directory_size: int, limit: 
     return out
 
 
-def _layout(
-    files: list[ArtifactFile], crcs: list[int], limit: int
-) -> tuple[tuple[Entry, ...], int, int, int]:
+def _layout(files: list[ArtifactFile], crcs: list[int], limit: int) -> tuple[tuple[Entry, ...], bytes, int]:
+    """Entries with their offsets, the bytes after the last file, and the zip's total length."""
     entries = []
     offset = 0
     for file, crc in zip(files, crcs, strict=True):
         entry = Entry(file, crc, offset)
         entries.append(entry)
         offset += len(_local_header(entry, limit)) + file.size
-    directory_size = sum(len(_central_record(e, limit)) for e in entries)
-    end = _end_records(len(entries), offset, directory_size, limit)
-    return tuple(entries), offset, directory_size, offset + directory_size + len(end)
+    directory = b"".join(_central_record(e, limit) for e in entries)
+    tail = directory + _end_records(len(entries), offset, len(directory), limit)
+    return tuple(entries), tail, offset + len(tail)
+
+
+class _Crc:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, chunk: bytes) -> None:
+        self.value = zlib.crc32(chunk, self.value)
 
 
 def prepare(source: Path, zip64_limit: int = ZIP64_LIMIT) -> Prepared:
@@ -155,52 +162,29 @@ def prepare(source: Path, zip64_limit: int = ZIP64_LIMIT) -> Prepared:
     files = list_files(source)
     digest = hashlib.sha256(_identity_header(files))
     crcs = []
-    with ThreadPoolExecutor(max_workers=1) as hasher:
-        pending: Future[None] | None = None
-        for item in files:
-            path = item.rel.encode()
-            if pending is not None:
-                pending.result()
-            digest.update(_frame(len(path)) + path + _frame(item.size))
-            crc, seen = 0, 0
-            for chunk in _chunks(source, item):
-                if pending is not None:
-                    pending.result()
-                pending = hasher.submit(digest.update, chunk)
-                crc = zlib.crc32(chunk, crc)
-                seen += len(chunk)
-            if seen != item.size:
-                raise ArtifactError(
-                    f"{item.rel}: changed while being read ({seen} bytes, expected {item.size})"
-                )
-            crcs.append(crc)
-        if pending is not None:
-            pending.result()
-    entries, _, _, size = _layout(files, crcs, zip64_limit)
-    return Prepared(source, entries, "sha256:" + digest.hexdigest(), size, zip64_limit)
+    for item in files:
+        crc = _Crc()
+        hash_file(digest, source, item, crc.update)
+        crcs.append(crc.value)
+    entries, tail, size = _layout(files, crcs, zip64_limit)
+    return Prepared(source, entries, "sha256:" + digest.hexdigest(), size, tail, zip64_limit)
 
 
 def _pieces(prepared: Prepared) -> Iterator[bytes]:
-    limit = prepared.zip64_limit
-    offset = 0
     for entry in prepared.entries:
-        header = _local_header(entry, limit)
-        yield header
-        crc, seen = 0, 0
+        yield _local_header(entry, prepared.zip64_limit)
+        crc, seen = _Crc(), 0
         for chunk in _chunks(prepared.source, entry.file):
-            crc = zlib.crc32(chunk, crc)
+            crc.update(chunk)
             seen += len(chunk)
-            if seen >= entry.file.size and (crc != entry.crc or seen != entry.file.size):
+            if seen >= entry.file.size and (crc.value != entry.crc or seen != entry.file.size):
                 raise ArtifactError(
                     f"{entry.file.rel} changed since it was hashed; the upload was stopped. Plan again"
                 )
             yield chunk
         if seen != entry.file.size:
             raise ArtifactError(f"{entry.file.rel} changed since it was hashed; the upload was stopped")
-        offset += len(header) + entry.file.size
-    directory = b"".join(_central_record(e, limit) for e in prepared.entries)
-    yield directory
-    yield _end_records(len(prepared.entries), offset, len(directory), limit)
+    yield prepared.tail
 
 
 class ZipStream:

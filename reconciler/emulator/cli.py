@@ -13,12 +13,6 @@ from reconciler.emulator.server import Emulator
 from reconciler.emulator.state import FaultConfig
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mdr emulator", description="Run the local OCI emulator.")
-    add_arguments(parser)
-    return parser
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=12000, help="port (default 12000; 0 picks a free one)")
@@ -61,10 +55,6 @@ def faults_from_args(args: argparse.Namespace) -> FaultConfig:
         fail_work_requests=args.fail_work_requests,
         seed=args.seed,
     )
-
-
-def run(argv: list[str]) -> int:
-    return serve(build_parser().parse_args(argv))
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -36,6 +36,8 @@ LOG = "/20200531"
 DEPLOYMENT_FILTERS = ("id", "projectId", "displayName", "lifecycleState", "createdBy")
 UPDATABLE_STATES = ("ACTIVE", "INACTIVE", "NEEDS_ATTENTION")
 GONE = ("DELETED", "DELETING")
+#: a log group or log in these states does not hold its name (a failed create leaves one FAILED)
+NAME_FREE = (*GONE, "FAILED")
 CREATED_BY = "ocid1.user.oc1..aaaaaaaamdremulator"
 
 
@@ -763,7 +765,7 @@ class Services:
             if (
                 group["compartmentId"] == body["compartmentId"]
                 and group["displayName"] == body["displayName"]
-                and group["lifecycleState"] not in (*GONE, "FAILED")
+                and group["lifecycleState"] not in NAME_FREE
             ):
                 raise conflict(f"a log group named {body['displayName']!r} already exists in the compartment")
         group_id = self.state.new_id("loggroup")
@@ -828,7 +830,7 @@ class Services:
         live_logs = [
             x
             for x in self.data["logs"].values()
-            if x["logGroupId"] == group["id"] and x["lifecycleState"] not in (*GONE, "FAILED")
+            if x["logGroupId"] == group["id"] and x["lifecycleState"] not in NAME_FREE
         ]
         if live_logs:
             raise conflict("the log group still contains logs")
@@ -860,7 +862,7 @@ class Services:
             if (
                 log["logGroupId"] == group["id"]
                 and log["displayName"] == body["displayName"]
-                and log["lifecycleState"] not in (*GONE, "FAILED")
+                and log["lifecycleState"] not in NAME_FREE
             ):
                 raise conflict(f"a log named {body['displayName']!r} already exists in the log group")
         log_id = self.state.new_id("log")

@@ -234,8 +234,11 @@ def _load_document(
         stack.issues.extend(issues)
         _mark_invalid(stack, name)
         return
-    compartment = manifest.spec.compartmentId or (config.defaults.compartmentId if config else None)
-    project = manifest.spec.projectId or (config.defaults.projectId if config else None)
+    if config is None:  # the stack file's own error is reported; defaults are unknown, so nothing more
+        _mark_invalid(stack, name)
+        return
+    compartment = manifest.spec.compartmentId or config.defaults.compartmentId
+    project = manifest.spec.projectId or config.defaults.projectId
     missing = [
         (field_name, value) for field_name, value in (("compartmentId", compartment), ("projectId", project))
     ]
@@ -244,10 +247,6 @@ def _load_document(
         for field_name, value in missing
         if value is None
     ]
-    if config is None:
-        stack.issues.extend(problems if not stack.issues else [])
-        _mark_invalid(stack, name)
-        return
     if problems or compartment is None or project is None:
         stack.issues.extend(problems)
         _mark_invalid(stack, name)
