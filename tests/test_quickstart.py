@@ -29,11 +29,12 @@ def quickstart_blocks() -> list[list[str]]:
     return blocks
 
 
-def run_block(commands: list[str], folder: Path) -> list[str]:
+def run_block(commands: list[str], folder: Path, env_extra: dict[str, str] | None = None) -> list[str]:
     """Run commands in a fresh copy of the example stack, as a new user would; every one must succeed."""
     shutil.copytree(REPO / "manifests", folder / "manifests")
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("MDR_STATE_DIR", None)
+    env.update(env_extra or {})
     outputs = []
     for command in commands:
         argv = shlex.split(command)
@@ -73,18 +74,7 @@ def test_step_by_step_quickstart_runs_as_written(tmp_path: Path) -> None:
 
 
 def test_local_emulator_state_follows_mdr_state_dir(tmp_path: Path) -> None:
-    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
-    env = {**os.environ, "NO_COLOR": "1", "MDR_STATE_DIR": str(tmp_path / "state")}
-    result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "plan", "manifests", "--local"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    run_block(["mdr plan manifests --local"], tmp_path, {"MDR_STATE_DIR": str(tmp_path / "state")})
     assert (tmp_path / "state" / "local" / "state.json").is_file() or any(
         (tmp_path / "state" / "local").iterdir()
     )
