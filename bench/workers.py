@@ -23,10 +23,11 @@ from typing import Any
 
 import oci
 
-from reconciler.live import LiveState, add_deployment, read_models_and_logs, wire_of
-from reconciler.manifest.stack import load_stack
-from reconciler.oci.provider import Target, open_provider
-from reconciler.planner import LiveReader, compute_plan
+from reconciler.adapters.cloud import Target, open_provider
+from reconciler.adapters.live_reader import read_models_and_logs, wire_of
+from reconciler.adapters.manifests import load_stack
+from reconciler.core.live import LiveState, add_deployment
+from reconciler.engine.workflows import LiveReader, compute_plan
 
 
 def _rss_mb() -> float:
@@ -131,7 +132,7 @@ def sha256_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def identity_worker(args: argparse.Namespace) -> dict[str, Any]:
     """What every plan and no-op apply does with a local artifact: its identity, no zip."""
-    from reconciler.artifact import artifact_identity
+    from reconciler.adapters.artifact import artifact_identity
 
     started = time.perf_counter()
     artifact_identity(Path(args.folder))
@@ -141,7 +142,7 @@ def identity_worker(args: argparse.Namespace) -> dict[str, Any]:
 def stream_worker(args: argparse.Namespace) -> dict[str, Any]:
     """What an upload costs mdr: identity + CRCs, then the zip streamed out (read in 64 KiB, as an HTTP
     client sends it) into a sink that drops it; no temporary file."""
-    from reconciler.zipstream import ZipStream, prepare
+    from reconciler.adapters.zipstream import ZipStream, prepare
 
     started = time.perf_counter()
     prepared = prepare(Path(args.folder))
@@ -156,7 +157,7 @@ def stream_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def package_worker(args: argparse.Namespace) -> dict[str, Any]:
-    from reconciler.artifact import package
+    from reconciler.adapters.artifact import package
 
     started = time.perf_counter()
     result = package(Path(args.folder), Path(args.dest))

@@ -8,12 +8,22 @@ from typing import Any
 
 import oci
 
-from reconciler.canonical import TAG_ARTIFACT, TAG_KEY, TAG_POLICY, TAG_SECRETS, TAG_SPEC, TAG_STACK, is_ref
-from reconciler.desired import DesiredState, build_desired
-from reconciler.live import LiveDeployment, LiveLog, LiveLogGroup, LiveModel, LiveState
-from reconciler.manifest.stack import Stack, load_stack
-from reconciler.plan import Plan, PlanOptions, build_plan, policy_tag, secrets_tag
-from reconciler.wire import create_deployment_details
+from reconciler.adapters.manifests import load_stack
+from reconciler.adapters.wire import create_deployment_details
+from reconciler.core.canonical import (
+    TAG_ARTIFACT,
+    TAG_KEY,
+    TAG_POLICY,
+    TAG_SECRETS,
+    TAG_SPEC,
+    TAG_STACK,
+    is_ref,
+)
+from reconciler.core.desired import DesiredState, build_desired
+from reconciler.core.live import LiveDeployment, LiveLog, LiveLogGroup, LiveModel, LiveState
+from reconciler.core.plan import Plan, PlanOptions
+from reconciler.core.rules import build_plan, policy_tag, secrets_tag
+from reconciler.core.stack import Stack
 
 STACK_NAME = "risk-prod"
 COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaarisk"

@@ -13,7 +13,7 @@ from e2e import EXAMPLE_COMPARTMENT, EXAMPLE_PROJECT, EXAMPLES, World
 from oci.data_science import models as dm
 from oci.logging import models as lm
 
-from reconciler.canonical import TAG_KEY, TAG_PENDING, TAG_STACK
+from reconciler.core.canonical import TAG_KEY, TAG_PENDING, TAG_STACK
 
 
 @dataclass

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.artifact import artifact_identity, check_artifact, list_files, package
-from reconciler.errors import ArtifactError
+from reconciler.adapters.artifact import artifact_identity, check_artifact, list_files, package
+from reconciler.core.errors import ArtifactError
 
 SCORE = """import json
 

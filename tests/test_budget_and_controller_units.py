@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.budget import TokenBucket
-from reconciler.controller import BACKOFF_MAX_SECONDS, Backoff, parse_duration, parse_listen
+from reconciler.core.budget import TokenBucket
+from reconciler.engine.controller import BACKOFF_MAX_SECONDS, Backoff, parse_duration, parse_listen
 
 
 class FakeClock:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.schema import render_schemas
+from reconciler.core.schema import render_schemas
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "manifests"
@@ -74,7 +74,7 @@ def test_committed_schemas_match_the_models() -> None:
 
 
 def test_committed_manifest_reference_matches_the_models() -> None:
-    from reconciler.schema import render_reference
+    from reconciler.core.schema import render_reference
 
     reference = (REPO / "docs" / "manifest-reference.md").read_text(encoding="utf-8")
     assert reference == render_reference(), "run: mdr schema --out schemas --docs docs/manifest-reference.md"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import Issue
-from reconciler.manifest.stack import load_stack
+from reconciler.adapters.manifests import load_stack
+from reconciler.core.errors import Issue
 
 STACK = """stack: risk-prod
 region: us-ashburn-1

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from planning import COMPARTMENT, DEPLOYMENT, converge, load, new_id, plan_for, write_stack
 
-from reconciler.live import LiveDeployment, LiveState
-from reconciler.plan import Action, Kind, Plan
-from reconciler.render import render_json, render_markdown, render_text
+from reconciler.core.live import LiveDeployment, LiveState
+from reconciler.core.plan import Action, Kind, Plan
+from reconciler.core.render import render_json, render_markdown, render_text
 
 
 @pytest.fixture
@@ -242,7 +242,7 @@ def test_incomplete_tree_never_prunes(root: Path) -> None:
     (root / "broken.yaml").write_text(
         "apiVersion: mdr/v1\nkind: ModelDeployment\nmetadata: {name: x}\nspec: {}\n"
     )
-    from reconciler.manifest.stack import load_stack
+    from reconciler.adapters.manifests import load_stack
 
     stack = load_stack(root)
     assert not stack.complete

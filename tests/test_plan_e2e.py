@@ -13,10 +13,10 @@ import pytest
 from e2e import EXAMPLE_COMPARTMENT, World, copy_example_stack
 from oci.data_science import models as dm
 
+from reconciler.adapters.cloud import Target, open_provider
+from reconciler.adapters.manifests import load_stack
 from reconciler.emulator import Emulator
-from reconciler.manifest.stack import load_stack
-from reconciler.oci.provider import Target, open_provider
-from reconciler.planner import compute_plan
+from reconciler.engine.workflows import compute_plan
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.artifact import artifact_identity
-from reconciler.errors import ArtifactError
-from reconciler.zipstream import ZipStream, prepare
+from reconciler.adapters.artifact import artifact_identity
+from reconciler.adapters.zipstream import ZipStream, prepare
+from reconciler.core.errors import ArtifactError
 
 
 @pytest.fixture

@@ -1,0 +1,509 @@
+"""Model artifacts: the file set, its identity, a reproducible zip, and checks before upload.
+
+Identity is sha256 over (relative POSIX path, content) of every file in sorted order, with lengths framing
+each part so that ("ab", "c") and ("a", "bc") differ. It does not depend on timestamps, permissions, the
+folder's location, or how a zip was made, so re-zipping never creates a new model while any content change
+or rename does. The zip mdr builds is byte-for-byte reproducible: sorted entries, fixed timestamps
+(1980-01-01) and permissions (0644). Direct uploads stream it without a temporary file (``zipstream``);
+``package`` writes it to disk, for the Object Storage path of artifacts above the direct-upload threshold.
+
+Layout: files at the root of the folder (or zip). An artifact whose files all sit in one top-level folder
+holding score.py or runtime.yaml (what ``zip -r model.zip model/`` makes, and what ADS accepts) is
+normalised by dropping that folder, in folders and zips alike, so the identity of a folder equals the
+identity of any zip of it.
+
+Exclusions: ``__pycache__``, ``*.pyc``, ``.ipynb_checkpoints``, ``.git``, ``.DS_Store``, virtualenvs (a folder
+holding ``pyvenv.cfg``, or named ``.venv``/``venv``), the ``.model-ignore`` file itself, and the patterns it
+lists (gitignore-like: ``#`` comments, a trailing ``/`` matches folders only, a pattern without ``/``
+matches at any depth, a leading ``/`` anchors it at the root).
+
+Everything streams in 1 MiB chunks; no file is ever read whole into memory (except score.py / runtime.yaml
+for checks, which are capped).
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import hashlib
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from reconciler.core.errors import ArtifactError, Issue
+
+ARTIFACT_CHUNK = 1024 * 1024
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+ZIP_FILE_MODE = 0o100644 << 16
+COMPRESS_LEVEL = 6
+#: files larger than this are deflated only if a sample of them shrinks by DEFLATE_MIN_SAVING; model weights
+#: rarely do, and deflating gigabytes for a few percent costs far more than uploading them
+SAMPLE_BYTES = 1024 * 1024
+DEFLATE_MIN_SAVING = 0.15
+IGNORE_FILE = ".model-ignore"
+ALWAYS_EXCLUDED_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", ".git", ".venv", "venv"})
+ALWAYS_EXCLUDED_FILES = ("*.pyc", ".DS_Store", IGNORE_FILE)
+MAX_CHECKED_FILE = 1024 * 1024  # score.py / runtime.yaml larger than this are not parsed
+CONDA_ENV_TYPES = ("published", "data_science")
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    rel: str  # POSIX path relative to the artifact root
+    size: int
+    source: Path | None = None  # the file on disk (folder artifacts)
+    member: str | None = None  # the entry name inside the zip (zip artifacts)
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    path: Path
+    identity: str
+    size_bytes: int
+    file_count: int
+
+
+# --- exclusions ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    glob: str
+    anchored: bool
+    dir_only: bool
+    negated: bool
+
+
+def _parse_ignore(text: str) -> list[_Pattern]:
+    patterns = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        line = line[1:] if negated else line
+        dir_only = line.endswith("/")
+        line = line.rstrip("/")
+        anchored = line.startswith("/") or "/" in line
+        patterns.append(_Pattern(line.lstrip("/"), anchored, dir_only, negated))
+    return patterns
+
+
+def _ignored(rel: str, is_dir: bool, patterns: list[_Pattern]) -> bool:
+    result = False
+    name = rel.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        if pattern.dir_only and not is_dir:
+            continue
+        target = rel if pattern.anchored else name
+        if fnmatch.fnmatchcase(target, pattern.glob):
+            result = not pattern.negated
+    return result
+
+
+def _always_excluded(name: str, is_dir: bool) -> bool:
+    if is_dir:
+        return name in ALWAYS_EXCLUDED_DIRS
+    return any(fnmatch.fnmatchcase(name, glob) for glob in ALWAYS_EXCLUDED_FILES)
+
+
+# --- listing ------------------------------------------------------------------------------------------
+
+
+def _list_folder(root: Path) -> list[ArtifactFile]:
+    root_real = root.resolve()
+    ignore_file = root / IGNORE_FILE
+    patterns = _parse_ignore(ignore_file.read_text(encoding="utf-8")) if ignore_file.is_file() else []
+    files: list[ArtifactFile] = []
+
+    def walk(folder: Path, prefix: str) -> None:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            rel = f"{prefix}{entry.name}"
+            path = Path(entry.path)
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root_real):
+                    raise ArtifactError(f"{path}: symlink points outside the artifact folder ({target})")
+                if not target.exists():
+                    raise ArtifactError(f"{path}: broken symlink")
+            is_dir = entry.is_dir()
+            if _always_excluded(entry.name, is_dir) or _ignored(rel, is_dir, patterns):
+                continue
+            if is_dir:
+                if (path / "pyvenv.cfg").exists():
+                    continue  # a virtualenv
+                walk(path, rel + "/")
+            elif entry.is_file():
+                files.append(ArtifactFile(rel, path.stat().st_size, source=path))
+
+    walk(root, "")
+    return sorted(_unwrap(files), key=lambda f: f.rel)
+
+
+def _safe_member(name: str, archive: Path) -> str:
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or "\\" in name:
+        raise ArtifactError(f"{archive}: entry {name!r} has an absolute or non-POSIX path")
+    parts = PurePosixPath(name).parts
+    if ".." in parts:
+        raise ArtifactError(f"{archive}: entry {name!r} leaves the archive with '..'")
+    return name
+
+
+def _wrapper_prefix(names: list[str]) -> str:
+    """``top/`` when every file sits in one folder that holds score.py or runtime.yaml (an ADS-style zip)."""
+    tops = {n.split("/", 1)[0] for n in names}
+    if len(tops) != 1 or not all("/" in n for n in names):
+        return ""
+    top = next(iter(tops))
+    return f"{top}/" if {f"{top}/score.py", f"{top}/runtime.yaml"} & set(names) else ""
+
+
+def _unwrap(files: list[ArtifactFile]) -> list[ArtifactFile]:
+    prefix = _wrapper_prefix([f.rel for f in files])
+    if not prefix:
+        return files
+    return [ArtifactFile(f.rel[len(prefix) :], f.size, f.source, f.member) for f in files]
+
+
+def _list_zip(archive: Path) -> list[ArtifactFile]:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+    except zipfile.BadZipFile as exc:
+        raise ArtifactError(f"{archive}: not a valid zip file ({exc})") from exc
+    for info in infos:
+        _safe_member(info.filename, archive)
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise ArtifactError(f"{archive}: entry {info.filename!r} is a symlink")
+    names = [i.filename for i in infos]
+    strip = _wrapper_prefix(names)
+    patterns: list[_Pattern] = []
+    ignore_member = strip + IGNORE_FILE
+    if ignore_member in names:
+        with zipfile.ZipFile(archive) as zf:
+            patterns = _parse_ignore(zf.read(ignore_member).decode("utf-8", "replace"))
+    files = []
+    for info in infos:
+        rel = info.filename[len(strip) :]
+        parts = rel.split("/")
+        dirs, name = parts[:-1], parts[-1]
+        if any(_always_excluded(d, True) for d in dirs) or _always_excluded(name, False):
+            continue
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(dirs))]
+        if any(_ignored(p, True, patterns) for p in prefixes) or _ignored(rel, False, patterns):
+            continue
+        files.append(ArtifactFile(rel, info.file_size, member=info.filename))
+    return sorted(files, key=lambda f: f.rel)
+
+
+def list_files(source: Path) -> list[ArtifactFile]:
+    """The artifact's file set, sorted, exclusions applied; ArtifactError on unsafe entries."""
+    if source.is_dir():
+        files = _list_folder(source)
+    elif source.is_file() and source.suffix == ".zip":
+        files = _list_zip(source)
+    else:
+        raise ArtifactError(f"{source}: an artifact must be a folder or a .zip file")
+    if not files:
+        raise ArtifactError(f"{source}: the artifact holds no files (after exclusions)")
+    return files
+
+
+def _chunks(source: Path, item: ArtifactFile) -> Generator[bytes, None, None]:
+    if item.source is not None:
+        with item.source.open("rb") as handle:
+            while chunk := handle.read(ARTIFACT_CHUNK):
+                yield chunk
+        return
+    assert item.member is not None
+    with zipfile.ZipFile(source) as zf, zf.open(item.member) as handle:
+        while chunk := handle.read(ARTIFACT_CHUNK):
+            yield chunk
+
+
+def _frame(value: int) -> bytes:
+    return value.to_bytes(8, "big")
+
+
+def _identity_header(files: list[ArtifactFile]) -> bytes:
+    return b"mdr-artifact-v1" + _frame(len(files))
+
+
+def artifact_identity(source: Path) -> str:
+    """``sha256:<hex>`` of the file set (see the module docstring)."""
+    files = list_files(source)
+    digest = hashlib.sha256(_identity_header(files))
+    for item in files:
+        hash_file(digest, source, item)
+    return "sha256:" + digest.hexdigest()
+
+
+def hash_file(
+    digest: hashlib._Hash, source: Path, item: ArtifactFile, work: Callable[[bytes], object] | None = None
+) -> None:
+    """Feed one file (framed by its path and size) to ``digest``; ``work`` also sees every chunk.
+
+    With ``work`` (writing, CRC-32) the hashing of chunk n runs on another core while ``work`` handles it here
+    (hashlib and zlib release the GIL): the pass then costs about as much as hashing alone.
+    """
+    path = item.rel.encode()
+    digest.update(_frame(len(path)) + path + _frame(item.size))
+    seen = 0
+    if work is None or item.size <= ARTIFACT_CHUNK:
+        for chunk in _chunks(source, item):
+            digest.update(chunk)
+            if work is not None:
+                work(chunk)
+            seen += len(chunk)
+    else:
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            pending: Future[None] | None = None
+            for chunk in _chunks(source, item):
+                if pending is not None:
+                    pending.result()
+                pending = hasher.submit(digest.update, chunk)
+                work(chunk)
+                seen += len(chunk)
+            if pending is not None:
+                pending.result()
+    if seen != item.size:
+        raise ArtifactError(f"{item.rel}: changed while being read ({seen} bytes, expected {item.size})")
+
+
+def _compression_for(source: Path, item: ArtifactFile) -> int:
+    """Deflate small files and large ones that compress well; store the rest. A function of the content
+    only, so the zip stays reproducible."""
+    if item.size <= SAMPLE_BYTES:
+        return zipfile.ZIP_DEFLATED
+    chunks = _chunks(source, item)
+    try:
+        sample = next(chunks, b"")[:SAMPLE_BYTES]
+    finally:
+        chunks.close()
+    if len(zlib.compress(sample, 1)) <= len(sample) * (1 - DEFLATE_MIN_SAVING):
+        return zipfile.ZIP_DEFLATED
+    return zipfile.ZIP_STORED
+
+
+def package(source: Path, dest: Path) -> PackageResult:
+    """Write the reproducible zip of ``source`` to ``dest``, computing its identity in the same pass."""
+    files = list_files(source)
+    digest = hashlib.sha256(_identity_header(files))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf:
+        for item in files:
+            info = zipfile.ZipInfo(item.rel, date_time=ZIP_DATE)
+            info.external_attr = ZIP_FILE_MODE
+            info.compress_type = _compression_for(source, item)
+            info.create_system = 3  # unix, so that the permission bits mean the same everywhere
+            info.file_size = item.size
+            with zf.open(info, "w", force_zip64=item.size > 2**31) as sink:
+                hash_file(digest, source, item, sink.write)
+    os.replace(tmp, dest)
+    return PackageResult(dest, "sha256:" + digest.hexdigest(), dest.stat().st_size, len(files))
+
+
+def read_member(source: Path, rel: str) -> bytes:
+    """A small file of the artifact (score.py, runtime.yaml); KeyError when absent."""
+    for item in list_files(source):
+        if item.rel == rel:
+            if item.size > MAX_CHECKED_FILE:
+                raise ArtifactError(f"{rel} is {item.size} bytes; too large to check")
+            return b"".join(_chunks(source, item))
+    raise KeyError(rel)
+
+
+# --- checks -------------------------------------------------------------------------------------------
+
+
+def _where(source: Path, rel: str) -> str:
+    return str(source / rel) if source.is_dir() else f"{source}!{rel}"
+
+
+def _check_score(source: Path, text: bytes) -> list[Issue]:
+    file = _where(source, "score.py")
+    try:
+        tree = ast.parse(text, filename=file)
+    except SyntaxError as exc:
+        return [Issue(file, exc.lineno or 0, exc.offset or 0, "", f"score.py does not parse: {exc.msg}")]
+    functions = {
+        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    issues = []
+    if "load_model" not in functions:
+        issues.append(
+            Issue(file, 1, 1, "load_model", "score.py must define a top-level load_model() function")
+        )
+    predict = functions.get("predict")
+    if predict is None:
+        issues.append(
+            Issue(file, 1, 1, "predict", "score.py must define a top-level predict(data, ...) function")
+        )
+        return issues
+    args = predict.args
+    positional = [*args.posonlyargs, *args.args]
+    line, column = predict.lineno, predict.col_offset + 1
+    if not positional:
+        issues.append(
+            Issue(file, line, column, "predict", "predict must take the request data as first argument")
+        )
+        return issues
+    defaults_needed = positional[1:]
+    missing = len(defaults_needed) - len(args.defaults)
+    for arg in defaults_needed[:missing]:
+        issues.append(
+            Issue(
+                file,
+                arg.lineno,
+                arg.col_offset + 1,
+                f"predict.{arg.arg}",
+                f"predict's argument {arg.arg!r} needs a default value (the service calls predict(data))",
+            )
+        )
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        if default is None:
+            issues.append(
+                Issue(
+                    file,
+                    arg.lineno,
+                    arg.col_offset + 1,
+                    f"predict.{arg.arg}",
+                    f"predict's keyword-only argument {arg.arg!r} needs a default value",
+                )
+            )
+    return issues
+
+
+def _yaml_line(text: str, key: str, parent: str | None = None) -> int:
+    """The line of ``key``; when it is missing, the line of ``parent`` (where it belongs), else 1."""
+    for wanted in (key, parent):
+        if wanted is None:
+            continue
+        for number, row in enumerate(text.splitlines(), 1):
+            if re.match(rf"^\s*{re.escape(wanted)}\s*:", row):
+                return number
+    return 1
+
+
+def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
+    file = _where(source, "runtime.yaml")
+    text = raw.decode("utf-8", "replace")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 0
+        return [
+            Issue(
+                file,
+                line,
+                mark.column + 1 if mark else 0,
+                "",
+                f"runtime.yaml is not valid YAML: {exc.problem}",
+            )
+        ]
+    except yaml.YAMLError as exc:
+        return [Issue(file, 0, 0, "", f"runtime.yaml is not valid YAML: {exc}")]
+    if not isinstance(data, dict):
+        return [Issue(file, 1, 1, "", "runtime.yaml must be a mapping")]
+    issues = []
+    version = data.get("MODEL_ARTIFACT_VERSION")
+    if str(version) not in ("3.0", "3"):
+        issues.append(
+            Issue(
+                file,
+                _yaml_line(text, "MODEL_ARTIFACT_VERSION"),
+                1,
+                "MODEL_ARTIFACT_VERSION",
+                f'MODEL_ARTIFACT_VERSION must be "3.0" (found {version!r})',
+            )
+        )
+    deployment = data.get("MODEL_DEPLOYMENT")
+    env = deployment.get("INFERENCE_CONDA_ENV") if isinstance(deployment, dict) else None
+    if not isinstance(env, dict):
+        issues.append(
+            Issue(
+                file,
+                _yaml_line(text, "INFERENCE_CONDA_ENV", "MODEL_DEPLOYMENT"),
+                1,
+                "MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV",
+                "runtime.yaml needs MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV (the conda pack the model runs in)",
+            )
+        )
+        return issues
+    prefix = "MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV"
+    path = env.get("INFERENCE_ENV_PATH")
+    if not (isinstance(path, str) and path.startswith("oci://") and "@" in path):
+        issues.append(
+            Issue(
+                file,
+                _yaml_line(text, "INFERENCE_ENV_PATH", "INFERENCE_CONDA_ENV"),
+                1,
+                f"{prefix}.INFERENCE_ENV_PATH",
+                "INFERENCE_ENV_PATH must be an oci://bucket@namespace/... path of a conda pack",
+            )
+        )
+    if not (isinstance(env.get("INFERENCE_ENV_SLUG"), str) and env["INFERENCE_ENV_SLUG"]):
+        issues.append(
+            Issue(
+                file,
+                _yaml_line(text, "INFERENCE_ENV_SLUG", "INFERENCE_CONDA_ENV"),
+                1,
+                f"{prefix}.INFERENCE_ENV_SLUG",
+                "INFERENCE_ENV_SLUG is required",
+            )
+        )
+    env_type = env.get("INFERENCE_ENV_TYPE")
+    if env_type not in CONDA_ENV_TYPES:
+        issues.append(
+            Issue(
+                file,
+                _yaml_line(text, "INFERENCE_ENV_TYPE", "INFERENCE_CONDA_ENV"),
+                1,
+                f"{prefix}.INFERENCE_ENV_TYPE",
+                f"INFERENCE_ENV_TYPE must be one of {', '.join(CONDA_ENV_TYPES)} (found {env_type!r})",
+            )
+        )
+    python = str(env.get("INFERENCE_PYTHON_VERSION", ""))
+    if not re.fullmatch(r"3\.\d{1,2}(\.\d+)?", python):
+        issues.append(
+            Issue(
+                file,
+                _yaml_line(text, "INFERENCE_PYTHON_VERSION", "INFERENCE_CONDA_ENV"),
+                1,
+                f"{prefix}.INFERENCE_PYTHON_VERSION",
+                f'INFERENCE_PYTHON_VERSION must be a Python 3 version like "3.11" (found {python!r})',
+            )
+        )
+    return issues
+
+
+def check_artifact(source: Path, runtime: str = "conda") -> list[Issue]:
+    """Every problem that would make the service reject or fail this artifact; empty when it is fine."""
+    try:
+        names = {f.rel for f in list_files(source)}
+    except ArtifactError as exc:
+        return [Issue(str(source), 0, 0, "", str(exc))]
+    issues: list[Issue] = []
+    required = ("score.py", "runtime.yaml") if runtime == "conda" else ()
+    for name in required:
+        if name not in names:
+            issues.append(Issue(_where(source, name), 0, 0, "", f"{name} is missing at the artifact's root"))
+    if "score.py" in names and runtime == "conda":
+        issues.extend(_check_score(source, read_member(source, "score.py")))
+    if "runtime.yaml" in names:
+        runtime_issues = _check_runtime(source, read_member(source, "runtime.yaml"))
+        if runtime != "conda":  # a container serves the model itself: only syntax matters
+            runtime_issues = [
+                i for i in runtime_issues if "not valid YAML" in i.message or "mapping" in i.message
+            ]
+        issues.extend(runtime_issues)
+    return issues

@@ -1,0 +1,84 @@
+"""Read a stack's live state with a handful of paginated list calls.
+
+List summaries carry the whole deployment configuration, so there is no per-resource GET: a stack of N
+deployments costs ceil(N/100) list calls per resource type per compartment, plus one ``list_logs`` per log
+group the stack uses. Ownership is decided client-side from freeform tags (``reconciler.core.live``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import oci
+
+from reconciler.core.live import (
+    LOGGING_GONE,
+    LiveLog,
+    LiveLogGroup,
+    LiveModel,
+    LiveState,
+    Owned,
+    add_deployment,
+)
+
+
+def wire_of(item: Any) -> dict[str, Any]:
+    data = oci.util.to_dict(item)
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+
+def read_live(provider: Any, stack: str, compartments: Iterable[str], log_group_names: set[str]) -> LiveState:
+    """Read this stack's live state with paginated list calls only (see the module docstring for costs).
+
+    ``log_group_names`` are the groups the manifests name: their logs are listed even when another stack or
+    a person owns the group, so that an existing log is reused instead of duplicated.
+    """
+    ds = provider.data_science
+    state = LiveState(stack)
+    compartments = sorted(set(compartments))
+    # deployment pages must be read one after the other; models and logs are read meanwhile (they fill
+    # other lists of the state, so the two threads never touch the same list)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        others = pool.submit(read_models_and_logs, provider, state, compartments, log_group_names)
+        for compartment in compartments:
+            for item in provider.list_all("ListModelDeployments", ds.list_model_deployments, compartment):
+                add_deployment(state, wire_of(item))
+        others.result()
+    state.api_calls = provider.stats.snapshot()
+    return state
+
+
+def read_models_and_logs(
+    provider: Any, state: LiveState, compartments: Iterable[str], log_group_names: set[str]
+) -> None:
+    """Models, log groups and their logs: what a plan needs besides the deployments themselves."""
+    stack = state.stack
+    for compartment in sorted(set(compartments)):
+        for item in provider.list_all("ListModels", provider.data_science.list_models, compartment):
+            wire = wire_of(item)
+            owned = Owned.from_tags(wire.get("freeform_tags"), stack)
+            if owned.key and wire.get("lifecycle_state") != "DELETED":
+                state.models.append(LiveModel(wire["id"], owned.key, wire))
+        groups = provider.list_all("ListLogGroups", provider.logging.list_log_groups, compartment)
+        for item in groups:
+            wire = wire_of(item)
+            owned = Owned.from_tags(wire.get("freeform_tags"), stack)
+            if owned.key is None and wire.get("display_name") not in log_group_names:
+                continue
+            if wire.get("lifecycle_state") in LOGGING_GONE:
+                continue
+            group = LiveLogGroup(wire["id"], owned.key, wire.get("display_name") or "", compartment, wire)
+            state.log_groups.append(group)
+            for log_item in provider.list_all("ListLogs", provider.logging.list_logs, group.id):
+                log_wire = wire_of(log_item)
+                if log_wire.get("lifecycle_state") in LOGGING_GONE:
+                    continue
+                log_owned = Owned.from_tags(log_wire.get("freeform_tags"), stack)
+                state.logs.append(
+                    LiveLog(
+                        log_wire["id"], log_owned.key, group.id, log_wire.get("display_name") or "", log_wire
+                    )
+                )
+    state.api_calls = provider.stats.snapshot()

@@ -1,0 +1,113 @@
+"""Load a manifest tree (``mdr.yaml`` + ``ModelDeployment`` documents) into validated models.
+
+Loading never stops at the first problem: every issue in every file is collected, and the result says
+whether the tree was read *completely*. Prune decisions depend on that flag: a tree that could not be read
+in full must never cause a delete, because a missing manifest would look exactly like a removed one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from reconciler.core.document import MAX_FILE_BYTES, Document, parse_documents
+from reconciler.core.errors import Issue
+from reconciler.core.manifest import ModelDeploymentManifest, StackConfig
+from reconciler.core.stack import STACK_FILE, Stack, add_document, validate_model
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+# A folder holding any of these is a model artifact, not part of the manifest tree.
+ARTIFACT_MARKERS = ("score.py", "runtime.yaml", ".model-ignore")
+
+
+def find_root(path: Path) -> Path:
+    """Accept the tree's folder or its ``mdr.yaml``."""
+    return path.parent if path.is_file() and path.name == STACK_FILE else path
+
+
+def iter_manifest_files(root: Path) -> Iterator[Path]:
+    """Manifest files under ``root`` in a stable order, skipping hidden folders and artifact folders."""
+    if not root.is_dir():
+        return
+    entries = sorted(root.iterdir(), key=lambda p: p.name)
+    if root.name.startswith(".") or any((root / marker).exists() for marker in ARTIFACT_MARKERS):
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from iter_manifest_files(entry)
+        elif entry.suffix in MANIFEST_SUFFIXES and entry.is_file():
+            yield entry
+
+
+def load_file(path: Path, variables: Mapping[str, str] | None = None) -> tuple[list[Document], list[Issue]]:
+    """Read and parse a YAML file, refusing unreadable, non-UTF-8 and oversized files with an Issue."""
+    file = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return [], [
+                Issue(file, 1, 1, "", f"file is {size} bytes; manifests are limited to {MAX_FILE_BYTES}")
+            ]
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return [], [Issue(file, 0, 0, "", f"file is not UTF-8 text ({exc.reason} at byte {exc.start})")]
+    except OSError as exc:
+        return [], [Issue(file, 0, 0, "", f"cannot read file: {exc.strerror or exc}")]
+    return parse_documents(text, file, variables)
+
+
+def load_stack_config(root: Path) -> tuple[StackConfig | None, Document | None, list[Issue]]:
+    stack_file = root / STACK_FILE
+    if not stack_file.is_file():
+        return None, None, [Issue(str(stack_file), 0, 0, "", f"no {STACK_FILE} stack file in {root}")]
+    documents, issues = load_file(stack_file, variables={})
+    if issues:
+        return None, None, issues
+    if len(documents) != 1 or not isinstance(documents[0].data, dict):
+        return None, None, [Issue(str(stack_file), 1, 1, "", f"{STACK_FILE} must hold exactly one mapping")]
+    config, issues = validate_model(StackConfig, documents[0])
+    return config, documents[0], issues
+
+
+def load_stack(path: Path) -> Stack:
+    """Load and validate a whole manifest tree; never raises for bad input, returns issues instead."""
+    root = find_root(path)
+    if not root.exists():
+        return Stack(root, None, issues=[Issue(str(root), 0, 0, "", "no such file or directory")])
+    config, _, issues = load_stack_config(root)
+    stack = Stack(root, config, issues=list(issues))
+    # Without a valid stack file, ${VAR}s and defaults are unknown: manifests are checked for everything
+    # else, instead of burying the stack file's own error under one consequence per manifest
+    variables = config.vars if config else None
+    first_seen: dict[str, Document] = {}
+    for file in iter_manifest_files(root):
+        if file == root / STACK_FILE:
+            continue
+        stack.files.append(file)
+        if file.name == STACK_FILE:
+            stack.issues.append(
+                Issue(str(file), 0, 0, "", f"{STACK_FILE} is only allowed at the tree's root")
+            )
+            continue
+        documents, file_issues = load_file(file, variables)
+        stack.issues.extend(file_issues)
+        for document in documents:
+            add_document(stack, document, config, first_seen, _artifact_file)
+    return stack
+
+
+def _artifact_file(manifest: ModelDeploymentManifest, document: Document) -> Path | None:
+    """The local artifact (folder or .zip), resolved against the manifest's folder; None otherwise.
+
+    Kept relative to the working directory when it lies below it, so that a saved plan travels with the
+    checkout and applies from another runner's clone.
+    """
+    artifact = manifest.spec.model.artifact
+    if artifact is None or artifact.startswith("oci://"):
+        return None
+    path = (Path(document.file).parent / artifact).resolve()
+    relative = os.path.relpath(path)
+    return Path(relative) if not relative.startswith("..") else path

@@ -1,0 +1,260 @@
+"""Canonical dicts -> OCI SDK request models (pure).
+
+The inverse of ``canonical.deployment_from_wire``: the applier uses it to build create and per-group update
+bodies. Update bodies carry only the sections of the option group being changed, so that an update never
+re-sends (and never needs to know) secret values it is not changing, and never touches another group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from oci.data_science import models as ds
+
+from reconciler.core.canonical import DEFAULT_COOL_DOWN_SECONDS, is_ref
+
+#: Canonical top-level sections -> which part of the request body carries them.
+SECTION_NAME = "name"
+SECTION_ENVIRONMENT = "environment"
+SECTION_INSTANCE = "instance"
+SECTION_SCALING = "scaling"
+SECTION_BANDWIDTH = "bandwidth"
+SECTION_MODEL = "model"
+SECTION_LOGGING = "logging"
+SECTION_TAGS = "tags"
+
+
+class UnresolvedReference(ValueError):
+    """A ``ref:`` placeholder reached the wire: the change it depends on has not been applied."""
+
+
+def _check(value: Any, what: str) -> Any:
+    if is_ref(value):
+        raise UnresolvedReference(f"{what} is still {value!r}; its dependency was not applied")
+    return value
+
+
+def sections_for_paths(paths: list[str] | tuple[str, ...]) -> set[str]:
+    """Which body sections an update of these canonical paths must send."""
+    out: set[str] = set()
+    for path in paths:
+        top, _, rest = path.partition(".")
+        if top in ("displayName", "description"):
+            out.add(SECTION_NAME)
+        elif top in ("freeformTags", "definedTags"):
+            out.add(SECTION_TAGS)
+        elif top == "runtime":
+            out.add(SECTION_ENVIRONMENT)
+        elif top == "logging":
+            out.add(SECTION_LOGGING)
+        elif top == "model":
+            out.add(SECTION_MODEL)
+        elif top == "infrastructure":
+            field = rest.split(".", 1)[0]
+            if field in ("bandwidthMbps", "maximumBandwidthMbps"):
+                out.add(SECTION_BANDWIDTH)
+            elif field in ("replicas", "autoscaling"):
+                out.add(SECTION_SCALING)
+            else:
+                out.add(SECTION_INSTANCE)
+    return out
+
+
+def instance_configuration(infra: Mapping[str, Any]) -> ds.InstanceConfiguration:
+    shape_config = None
+    if infra.get("ocpus") is not None or infra.get("memoryInGBs") is not None:
+        shape_config = ds.ModelDeploymentInstanceShapeConfigDetails(
+            ocpus=infra.get("ocpus"), memory_in_gbs=infra.get("memoryInGBs")
+        )
+    return ds.InstanceConfiguration(
+        instance_shape_name=infra["shape"],
+        model_deployment_instance_shape_config_details=shape_config,
+        subnet_id=infra.get("subnetId"),
+        private_endpoint_id=infra.get("privateEndpointId"),
+    )
+
+
+def scaling_policy(infra: Mapping[str, Any]) -> ds.ScalingPolicy:
+    auto = infra.get("autoscaling")
+    if not auto:
+        return ds.FixedSizeScalingPolicy(instance_count=infra.get("replicas") or 1)
+    metric = "CPU_UTILIZATION" if auto["metric"] == "CPU" else "MEMORY_UTILIZATION"
+    rule = ds.PredefinedMetricExpressionRule(
+        metric_type=metric,
+        scale_in_configuration=ds.PredefinedExpressionThresholdScalingConfiguration(
+            threshold=auto["scaleInThreshold"], pending_duration="PT5M", instance_count_adjustment=1
+        ),
+        scale_out_configuration=ds.PredefinedExpressionThresholdScalingConfiguration(
+            threshold=auto["scaleOutThreshold"], pending_duration="PT3M", instance_count_adjustment=1
+        ),
+    )
+    return ds.AutoScalingPolicy(
+        cool_down_in_seconds=auto.get("coolDownSeconds") or DEFAULT_COOL_DOWN_SECONDS,
+        is_enabled=True,
+        auto_scaling_policies=[
+            ds.ThresholdBasedAutoScalingPolicyDetails(
+                rules=[rule],
+                minimum_instance_count=auto["min"],
+                maximum_instance_count=auto["max"],
+                initial_instance_count=auto["initial"],
+            )
+        ],
+    )
+
+
+def environment_variables(runtime: Mapping[str, Any], secret_values: Mapping[str, str]) -> dict[str, str]:
+    """Plain env merged with resolved secret values (the only place where secret values meet a body)."""
+    variables = dict(runtime.get("env") or {})
+    for name in runtime.get("secretEnv") or {}:
+        variables[name] = secret_values[name]
+    return variables
+
+
+def environment(
+    runtime: Mapping[str, Any], secret_values: Mapping[str, str], update: bool
+) -> ds.ModelDeploymentEnvironmentConfigurationDetails | Any:
+    variables = environment_variables(runtime, secret_values)
+    if runtime["type"] == "container":
+        cls = (
+            ds.UpdateOcirModelDeploymentEnvironmentConfigurationDetails
+            if update
+            else (ds.OcirModelDeploymentEnvironmentConfigurationDetails)
+        )
+        return cls(
+            image=runtime["image"],
+            image_digest=runtime.get("imageDigest"),
+            cmd=list(runtime.get("cmd") or []),
+            entrypoint=list(runtime.get("entrypoint") or []),
+            server_port=runtime.get("serverPort"),
+            health_check_port=runtime.get("healthCheckPort"),
+            environment_variables=variables,
+        )
+    default_cls = (
+        ds.UpdateDefaultModelDeploymentEnvironmentConfigurationDetails
+        if update
+        else (ds.DefaultModelDeploymentEnvironmentConfigurationDetails)
+    )
+    return default_cls(environment_variables=variables)
+
+
+def category_logs(logging: Mapping[str, Any] | None, update: bool) -> Any:
+    cls = ds.UpdateCategoryLogDetails if update else ds.CategoryLogDetails
+    logging = logging or {}
+    parts = {
+        category: ds.LogDetails(
+            log_group_id=_check(details["logGroupId"], f"logging.{category}.logGroupId"),
+            log_id=_check(details["logId"], f"logging.{category}.logId"),
+        )
+        for category, details in logging.items()
+        if details
+    }
+    return cls(access=parts.get("access"), predict=parts.get("predict"))
+
+
+def create_deployment_details(
+    canonical: Mapping[str, Any],
+    secret_values: Mapping[str, str],
+    freeform_tags: Mapping[str, str],
+) -> ds.CreateModelDeploymentDetails:
+    infra = canonical["infrastructure"]
+    model_config = ds.ModelConfigurationDetails(
+        model_id=_check(canonical["model"]["id"], "model.id"),
+        instance_configuration=instance_configuration(infra),
+        scaling_policy=scaling_policy(infra),
+        bandwidth_mbps=infra.get("bandwidthMbps"),
+        maximum_bandwidth_mbps=infra.get("maximumBandwidthMbps"),
+    )
+    config = ds.SingleModelDeploymentConfigurationDetails(
+        model_configuration_details=model_config,
+        environment_configuration_details=environment(canonical["runtime"], secret_values, update=False),
+    )
+    return ds.CreateModelDeploymentDetails(
+        display_name=canonical["displayName"],
+        description=canonical.get("description"),
+        project_id=canonical["projectId"],
+        compartment_id=canonical["compartmentId"],
+        model_deployment_configuration_details=config,
+        category_log_details=category_logs(canonical.get("logging"), update=False)
+        if canonical.get("logging")
+        else None,
+        freeform_tags=dict(freeform_tags),
+        defined_tags=dict(canonical.get("definedTags") or {}) or None,
+    )
+
+
+def update_deployment_details(
+    canonical: Mapping[str, Any],
+    sections: set[str],
+    live_model_id: str,
+    secret_values: Mapping[str, str],
+    freeform_tags: Mapping[str, str] | None,
+) -> ds.UpdateModelDeploymentDetails:
+    """An update body carrying only ``sections``; ``modelId`` (always required) stays the live one unless
+    the model section is being changed."""
+    infra = canonical["infrastructure"]
+    model_id = _check(canonical["model"]["id"], "model.id") if SECTION_MODEL in sections else live_model_id
+    config_sections = {
+        SECTION_INSTANCE,
+        SECTION_SCALING,
+        SECTION_BANDWIDTH,
+        SECTION_MODEL,
+        SECTION_ENVIRONMENT,
+    }
+    config = None
+    if sections & config_sections:
+        model_config = ds.UpdateModelConfigurationDetails(model_id=model_id)
+        if SECTION_INSTANCE in sections:
+            model_config.instance_configuration = instance_configuration(infra)
+        if SECTION_SCALING in sections:
+            model_config.scaling_policy = scaling_policy(infra)
+        if SECTION_BANDWIDTH in sections:
+            model_config.bandwidth_mbps = infra.get("bandwidthMbps")
+            model_config.maximum_bandwidth_mbps = infra.get("maximumBandwidthMbps")
+        config = ds.UpdateSingleModelDeploymentConfigurationDetails(model_configuration_details=model_config)
+        if SECTION_ENVIRONMENT in sections:
+            config.environment_configuration_details = environment(
+                canonical["runtime"], secret_values, update=True
+            )
+    details = ds.UpdateModelDeploymentDetails(model_deployment_configuration_details=config)
+    if SECTION_NAME in sections:
+        details.display_name = canonical["displayName"]
+        details.description = canonical.get("description") or ""
+    if SECTION_LOGGING in sections:
+        details.category_log_details = category_logs(canonical.get("logging"), update=True)
+    if freeform_tags is not None:
+        details.freeform_tags = dict(freeform_tags)
+        details.defined_tags = dict(canonical.get("definedTags") or {})
+    return details
+
+
+def metadata_lists(details: Mapping[str, Any]) -> tuple[list[ds.Metadata], list[ds.Metadata]]:
+    """(defined, custom) metadata lists of CreateModelDetails from a desired model's details."""
+    names = {
+        "useCaseType": "UseCaseType",
+        "framework": "Framework",
+        "frameworkVersion": "FrameworkVersion",
+        "algorithm": "Algorithm",
+        "hyperparameters": "Hyperparameters",
+    }
+    defined = [
+        ds.Metadata(key=names[key], value=value if isinstance(value, str) else _json(value))
+        for key, value in sorted((details.get("metadata") or {}).items())
+        if key in names
+    ]
+    custom = [
+        ds.Metadata(
+            key=item["key"],
+            value=item["value"],
+            category=item.get("category"),
+            description=item.get("description"),
+        )
+        for item in details.get("customMetadata") or []
+    ]
+    return defined, custom
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)

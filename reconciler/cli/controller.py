@@ -1,0 +1,68 @@
+"""``mdr controller``: reconcile continuously from a folder or a git branch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from reconciler.cli.common import (
+    Subparsers,
+    add_apply_options,
+    add_target_options,
+    apply_options,
+    target_from_args,
+)
+from reconciler.core.errors import MdrError
+
+
+def cmd_controller(args: argparse.Namespace) -> int:
+    import logging
+
+    from reconciler.engine.controller import (
+        Controller,
+        ControllerConfig,
+        configure_logging,
+        parse_duration,
+        parse_listen,
+    )
+
+    if not args.git_url and not args.path:
+        raise MdrError("give a manifest PATH, or --git-url URL --branch B")
+    configure_logging(args.log_format)
+    config = ControllerConfig(
+        path=Path(args.path) if args.path and not args.git_url else None,
+        git_url=args.git_url,
+        branch=args.branch,
+        git_subdir=args.path or ".",
+        git_interval=parse_duration(args.git_interval),
+        interval=parse_duration(args.interval),
+        self_heal=args.self_heal,
+        listen=parse_listen(args.listen) if args.listen else None,
+        budget_rate=args.api_rate,
+    )
+    progress_log = logging.getLogger("mdr.apply")
+    options = apply_options(args)
+    options.progress = progress_log.info
+    controller = Controller(config, target_from_args(args), options)
+    controller.install_signal_handlers()
+    return controller.run()
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("controller", help="reconcile continuously from a folder or a git branch")
+    p.add_argument("path", nargs="?", help="manifest tree; with --git-url, the tree's folder inside the repo")
+    p.add_argument(
+        "--interval", default="5m", help="drift resync period, e.g. 30s, 5m (default 5m, +-10%% jitter)"
+    )
+    p.add_argument("--git-url", help="keep a clone of this repository and reconcile its branch")
+    p.add_argument("--branch", default="main", help="git branch to follow (default main)")
+    p.add_argument("--git-interval", default="30s", help="git polling period (default 30s)")
+    p.add_argument("--self-heal", action="store_true", help="correct drift (default: report it only)")
+    p.add_argument("--listen", help="serve /healthz /readyz /metrics /status on [HOST]:PORT, e.g. :9000")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--api-rate", type=float, default=10.0, help="API request budget, calls/s (adapts to 429s)"
+    )
+    add_apply_options(p, lock_timeout=False)
+    add_target_options(p)
+    p.set_defaults(handler=cmd_controller)

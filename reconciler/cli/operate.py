@@ -1,0 +1,134 @@
+"""Day-two commands: ``mdr status``, ``audit``, ``rollback``, ``unlock`` and ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from reconciler.adapters.cloud import open_provider
+from reconciler.cli.common import (
+    EXIT_OK,
+    Subparsers,
+    add_apply_options,
+    add_target_options,
+    apply_options,
+    provider_factory,
+    target_from_args,
+)
+from reconciler.core.errors import ValidationFailed
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from reconciler.adapters.journal import AuditLog
+    from reconciler.core.status import deployment_statuses, render_statuses
+    from reconciler.engine.workflows import compute_plan, load_valid_stack
+
+    stack = load_valid_stack(Path(args.path))
+    assert stack.config is not None
+    with open_provider(target_from_args(args), stack.config.region) as provider:
+        result = compute_plan(stack, provider)
+    last: dict[str, str] = {}
+    for record in AuditLog.for_stack(stack.config.stack).read():
+        if str(record.get("outcome")) == "accepted":
+            last[str(record["key"])] = str(record["time"])
+    statuses = deployment_statuses(result.plan, result.live, last)
+    if args.output == "json":
+        print(json.dumps([s.to_dict() for s in statuses], indent=2))
+    else:
+        sys.stdout.write(render_statuses(statuses))
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from reconciler.adapters.journal import AuditLog
+    from reconciler.adapters.manifests import find_root, load_stack_config
+
+    config, _, issues = load_stack_config(find_root(Path(args.path)))
+    if config is None:
+        raise ValidationFailed(issues)
+    records = (
+        AuditLog.for_stack(config.stack).read()[-args.last :]
+        if args.last
+        else AuditLog.for_stack(config.stack).read()
+    )
+    if args.output == "json":
+        for record in records:
+            print(json.dumps(record, sort_keys=True))
+        return EXIT_OK
+    for r in records:
+        print(
+            f"{r['time']}  {r['operation']:<34} {r['key']:<40} {r['outcome']:<12} "
+            f"request={r.get('opcRequestId') or '-'} work_request={r.get('opcWorkRequestId') or '-'}"
+        )
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from reconciler.engine.rollback import rollback
+
+    return rollback(
+        Path(args.path), args.name, args.to, provider_factory(args), args.lock_timeout, apply_options(args)
+    )
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from reconciler.adapters.lock import lock_for
+    from reconciler.engine.workflows import load_valid_stack
+
+    stack = load_valid_stack(Path(args.path))
+    assert stack.config is not None
+    config = stack.config
+    with open_provider(target_from_args(args), config.region) as provider:
+        lock = lock_for(config.stack, config.lock.model_dump() if config.lock else None, provider)
+        holder = lock.force_unlock()
+    print(f"unlocked {lock.describe()}" + (f" (was held by {holder})" if holder else " (it was not held)"))
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from reconciler.engine.predict import parse_payload, predict
+    from reconciler.engine.workflows import load_valid_stack
+
+    stack = load_valid_stack(Path(args.path))
+    assert stack.config is not None
+    payload = parse_payload(args.data)
+    with open_provider(target_from_args(args), stack.config.region) as provider:
+        result = predict(stack, args.name, payload, provider)
+    print(json.dumps(result, indent=2))
+    return EXIT_OK
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("status", help="sync and health of each managed deployment")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("--output", choices=["text", "json"], default="text")
+    add_target_options(p)
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("rollback", help="point a deployment back at its previous owned model")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("name", help="deployment name (metadata.name)")
+    p.add_argument("--to", metavar="MODEL_OCID", help="a specific owned model (default: the previous one)")
+    add_apply_options(p)
+    add_target_options(p)
+    p.set_defaults(handler=cmd_rollback)
+
+    p = sub.add_parser("predict", help="call a deployment's /predict endpoint (signed) and print the answer")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("name", help="deployment name (metadata.name)")
+    p.add_argument("--data", required=True, help="request JSON, or @file.json")
+    add_target_options(p)
+    p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser("audit", help="print the audit log of API writes for the stack")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    p.add_argument("--output", choices=["text", "json"], default="text")
+    p.add_argument("--last", type=int, default=0, metavar="N", help="only the last N entries")
+    p.set_defaults(handler=cmd_audit)
+
+    p = sub.add_parser("unlock", help="remove a stale stack lock left by a dead writer")
+    p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
+    add_target_options(p)
+    p.set_defaults(handler=cmd_unlock)

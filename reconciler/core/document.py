@@ -1,0 +1,201 @@
+"""YAML loading that remembers where every value came from.
+
+PyYAML's ``safe_load`` throws positions away and silently keeps the last of two duplicate keys. We compose
+the node graph instead, build plain Python data from it ourselves, and keep a map from field path to
+(line, column), so that every later error (schema, cross-field, dangling name) can say ``file:line:col``.
+``${VAR}`` references are resolved here, from the stack's ``vars`` first and the environment second.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from reconciler.core.errors import Issue
+
+MAX_FILE_BYTES = 1024 * 1024  # a manifest larger than this is a mistake (or an attack), not a deployment
+MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
+
+PathKey = tuple[str | int, ...]
+_VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{([^}]*)\}?")
+
+
+@dataclass
+class Document:
+    """One YAML document: its data and the position of every value in it."""
+
+    file: str
+    index: int  # 0-based position of the document in its file
+    data: Any
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    start: tuple[int, int] = (1, 1)
+
+    def locate(self, path: PathKey) -> tuple[int, int]:
+        """Line and column of the deepest known prefix of ``path`` (a missing key points at its parent)."""
+        for end in range(len(path), -1, -1):
+            found = self.positions.get(tuple(path[:end]))
+            if found is not None:
+                return found
+        return self.start
+
+    def issue(self, path: PathKey, message: str) -> Issue:
+        line, column = self.locate(path)
+        return Issue(self.file, line, column, format_path(path), message)
+
+
+def format_path(path: PathKey) -> str:
+    """``("spec", "runtime", "env", 0)`` -> ``spec.runtime.env[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Builder:
+    """Turns a composed node graph into plain data, recording positions and collecting issues."""
+
+    def __init__(self, file: str, variables: Mapping[str, str] | None) -> None:
+        self.file = file
+        self.variables = variables
+        self.issues: list[Issue] = []
+        self.positions: dict[PathKey, tuple[int, int]] = {}
+        self.nodes = 0
+        self._open: set[int] = set()
+        self._constructor = yaml.SafeLoader("")
+
+    def _pos(self, node: yaml.Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def _fail(self, node: yaml.Node, path: PathKey, message: str) -> None:
+        line, column = self._pos(node)
+        self.issues.append(Issue(self.file, line, column, format_path(path), message))
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooLarge()
+        self.positions.setdefault(path, self._pos(node))
+        if isinstance(node, yaml.CollectionNode):
+            if id(node) in self._open:  # an alias to one of its own ancestors, e.g. ``&a [*a]``
+                self._fail(node, path, "a YAML alias refers to a node that contains it (a cycle)")
+                return None
+            self._open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+            finally:
+                self._open.discard(id(node))
+        value = self._constructor.construct_object(node, deep=True)
+        if isinstance(value, str) and self.variables is not None and "$" in value:
+            value = self._substitute(node, path, value)
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._fail(key_node, path, "YAML merge keys (<<) are not supported; write the keys out")
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._fail(key_node, path, "mapping keys must be plain strings")
+                continue
+            key = self._constructor.construct_object(key_node)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in seen:
+                self._fail(
+                    key_node, (*path, key), f"duplicate key {key!r} (first defined on line {seen[key]})"
+                )
+                continue
+            seen[key] = key_node.start_mark.line + 1
+            child_path = (*path, key)
+            self.positions[child_path] = self._pos(key_node)
+            result[key] = self.build(value_node, child_path)
+        return result
+
+    def _substitute(self, node: yaml.Node, path: PathKey, text: str) -> str:
+        variables = self.variables or {}
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name = match.group(1)
+            if name is None:
+                self._fail(node, path, f"malformed variable reference {match.group(0)!r}; use ${{NAME}}")
+                return match.group(0)
+            if name in variables:
+                return variables[name]
+            if name in os.environ:
+                return os.environ[name]
+            self._fail(
+                node, path, f"variable ${{{name}}} is not defined in the stack's vars nor in the environment"
+            )
+            return match.group(0)
+
+        return _VAR_RE.sub(replace, text)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _compose(text: str) -> list[yaml.Node]:
+    """Compose with libyaml when present (several times faster over a large tree); a file it rejects is
+    composed again by the pure-Python parser, whose error messages are the ones users see."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return list(yaml.compose_all(text, Loader=fast))
+        except yaml.YAMLError:
+            pass
+    return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+
+
+def parse_documents(
+    text: str, file: str, variables: Mapping[str, str] | None = None
+) -> tuple[list[Document], list[Issue]]:
+    """Parse every document of a YAML text. ``variables`` None disables ``${VAR}`` substitution."""
+    issues: list[Issue] = []
+    documents: list[Document] = []
+    try:
+        nodes = _compose(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "invalid YAML"
+        opened = exc.context_mark
+        if opened is not None and ("end of stream" in problem or "<stream end>" in problem):
+            mark = opened  # an unclosed quote or bracket: point at where it was opened
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        context = f" ({exc.context})" if exc.context else ""
+        if opened is not None and mark is not opened:
+            context = f" ({exc.context}, which started at line {opened.line + 1})" if exc.context else context
+        return [], [Issue(file, line, column, "", f"YAML syntax error: {problem}{context}")]
+    except yaml.YAMLError as exc:
+        return [], [Issue(file, 0, 0, "", f"YAML error: {exc}")]
+    for index, node in enumerate(nodes):
+        if node is None:
+            continue
+        builder = _Builder(file, variables)
+        try:
+            data = builder.build(node, ())
+        except _TooLarge:
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+            issues.append(Issue(file, line, column, "", f"document expands to more than {MAX_NODES} values"))
+            continue
+        except yaml.YAMLError as exc:
+            issues.append(Issue(file, node.start_mark.line + 1, 0, "", f"YAML error: {exc}"))
+            continue
+        issues.extend(builder.issues)
+        start = (node.start_mark.line + 1, node.start_mark.column + 1)
+        documents.append(Document(file, index, data, builder.positions, start))
+    return documents, issues

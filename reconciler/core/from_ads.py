@@ -1,0 +1,270 @@
+"""``mdr import --from-ads``: convert an Oracle ADS deployment YAML (``kind: deployment``) into a manifest.
+
+Pure: a parsed ADS document in, a manifest dict and warnings out. Every ADS key is either mapped or named in
+a warning; none is dropped silently (ADS itself ignores unknown keys such as ``bandWidthMbps`` without a
+word, reference ads.md §1.7). Placeholders from ``ads opctl init`` (``<unique_id>``, ``{Provide ...}``)
+become ``${VAR}`` references, so the manifest validates once the variables are set, and never carries a
+fake OCID into a plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.core.from_live import logging_block
+from reconciler.core.manifest import ADOPT_ANNOTATION
+
+PLACEHOLDER_RE = re.compile(r"<[^>]*>|\{Provide[^}]*\}")
+READ_ONLY_TOP = ("createdBy", "lifecycleState", "lifecycleDetails", "modelDeploymentUrl", "timeCreated")
+READ_ONLY_INFRA = ("deploymentType", "policyType")
+UPLOAD_ONLY_RUNTIME = (
+    "bucketUri",
+    "auth",
+    "region",
+    "overwriteExistingArtifact",
+    "removeExistingArtifact",
+    "timeout",
+)
+SCALING_METRICS = {"cpu_utilization": "CPU", "cpu": "CPU", "memory_utilization": "MEMORY", "memory": "MEMORY"}
+
+
+class AdsFormatError(ValueError):
+    """The file is not an ADS model deployment YAML we can read."""
+
+
+@dataclass
+class Conversion:
+    manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)  # ${VAR} -> what to put there
+
+
+def _snake_to_camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _spec(node: Any, what: str) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise AdsFormatError(f"{what} must be a mapping")
+    spec = node.get("spec", node)
+    if not isinstance(spec, dict):
+        raise AdsFormatError(f"{what}.spec must be a mapping")
+    return {_snake_to_camel(k): v for k, v in spec.items()}
+
+
+class _Converter:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.out = Conversion({})
+
+    def warn(self, message: str) -> None:
+        self.out.warnings.append(f"{self.name}: {message}")
+
+    def value(self, raw: Any, variable: str, meaning: str) -> Any:
+        """The value, or a ``${VAR}`` reference when ADS left a placeholder there."""
+        if isinstance(raw, str) and PLACEHOLDER_RE.search(raw):
+            self.out.variables[variable] = meaning
+            self.warn(f"{raw!r} is a placeholder: written as ${{{variable}}}; set {variable} ({meaning})")
+            return f"${{{variable}}}"
+        return raw
+
+
+def convert(document: Any, name: str) -> Conversion:
+    """The manifest for one ADS ``kind: deployment`` document; ``name`` is the manifest's metadata.name."""
+    if not isinstance(document, dict) or document.get("kind") != "deployment":
+        raise AdsFormatError("not an ADS model deployment YAML (expected kind: deployment)")
+    c = _Converter(name)
+    top = _spec(document, "the document")
+    spec: dict[str, Any] = {}
+    metadata: dict[str, Any] = {"name": name}
+    if document.get("type") not in (None, "modelDeployment"):
+        c.warn(f"type {document.get('type')!r} is not modelDeployment; converted as one")
+    for key, raw in top.items():
+        if key == "displayName":
+            spec["displayName"] = raw
+        elif key == "description":
+            spec["description"] = raw
+        elif key == "freeformTags":
+            spec["freeformTags"] = {str(k): str(v) for k, v in (raw or {}).items()}
+        elif key == "definedTags":
+            if raw:
+                spec["definedTags"] = raw
+        elif key == "id":
+            metadata["annotations"] = {ADOPT_ANNOTATION: raw}
+            c.warn(
+                f"id {raw}: the manifest adopts that existing deployment (mdr.io/adopt) instead of creating one"
+            )
+        elif key in ("infrastructure", "runtime"):
+            continue
+        elif key in READ_ONLY_TOP:
+            c.warn(f"{key} is read-only state, not configuration: ignored")
+        else:
+            c.warn(f"spec.{key} has no mdr equivalent: not converted")
+    infrastructure, logging = _infrastructure(
+        c, _spec(top.get("infrastructure") or {}, "infrastructure"), spec
+    )
+    runtime_node = top.get("runtime")
+    if not isinstance(runtime_node, dict):
+        raise AdsFormatError("spec.runtime is missing")
+    model, runtime = _runtime(c, str(runtime_node.get("type") or "conda"), _spec(runtime_node, "runtime"))
+    web = infrastructure.pop("_webConcurrency", None)
+    if web is not None:
+        runtime.setdefault("env", {})["WEB_CONCURRENCY"] = str(web)
+    spec["model"] = model
+    spec["infrastructure"] = infrastructure
+    spec["runtime"] = runtime
+    if logging:
+        spec["logging"] = logging
+    c.out.manifest = {"apiVersion": "mdr/v1", "kind": "ModelDeployment", "metadata": metadata, "spec": spec}
+    return c.out
+
+
+def _infrastructure(
+    c: _Converter, infra: dict[str, Any], spec: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    out: dict[str, Any] = {}
+    logs: dict[str, Any] = {}
+    shape = infra.get("shapeName") or "VM.Standard.E4.Flex"
+    if "shapeName" not in infra:
+        c.warn(
+            "no shapeName: VM.Standard.E4.Flex written (the ADS default; ADS in a notebook uses its shape)"
+        )
+    out["shape"] = shape
+    for key, raw in infra.items():
+        if key in ("shapeName",):
+            continue
+        if key == "compartmentId":
+            spec["compartmentId"] = c.value(raw, "COMPARTMENT_ID", "the compartment OCID")
+        elif key == "projectId":
+            spec["projectId"] = c.value(raw, "PROJECT_ID", "the Data Science project OCID")
+        elif key == "shapeConfigDetails":
+            details = {_snake_to_camel(k): v for k, v in (raw or {}).items()}
+            if str(shape).endswith("Flex"):
+                for field_name in ("ocpus", "memoryInGBs"):
+                    if field_name in details:
+                        number = details.pop(field_name)
+                        out[field_name] = int(number) if float(number).is_integer() else number
+            for other in details:
+                c.warn(f"shapeConfigDetails.{other} has no mdr equivalent: not converted")
+            if not str(shape).endswith("Flex") and raw:
+                c.warn("shapeConfigDetails is only sent for Flex shapes (ADS drops it too): not converted")
+        elif key == "replica":
+            out["replicas"] = raw
+        elif key == "autoScaling":
+            out["autoscaling"] = _autoscaling(c, raw or {}, infra.get("replica"))
+        elif key in ("bandwidthMbps", "subnetId", "privateEndpointId"):
+            out[key] = c.value(raw, key.upper(), key)
+        elif key == "webConcurrency":
+            out["_webConcurrency"] = raw
+        elif key in ("accessLog", "predictLog"):
+            category = "access" if key == "accessLog" else "predict"
+            details = {_snake_to_camel(k): v for k, v in (raw or {}).items()}
+            if details.get("logGroupId") and details.get("logId"):
+                logs[category] = details
+            else:
+                c.warn(f"{key} needs both logGroupId and logId (ADS drops it silently): not converted")
+        elif key in ("logGroupId", "logId"):
+            continue
+        elif key == "bandWidthMbps":
+            c.warn(
+                "bandWidthMbps (capital W) is a typo ADS ignores silently: not converted; use bandwidthMbps"
+            )
+        elif key in READ_ONLY_INFRA:
+            c.warn(f"infrastructure.{key} is read-only state: ignored")
+        else:
+            c.warn(f"infrastructure.{key} has no mdr equivalent: not converted")
+    if "autoscaling" in out:
+        out.pop("replicas", None)
+    group, log = infra.get("logGroupId"), infra.get("logId")
+    if group and log:  # one log for both categories; takes precedence, as in ADS
+        logs = {"access": {"logGroupId": group, "logId": log}, "predict": {"logGroupId": group, "logId": log}}
+    elif group or log:
+        c.warn(
+            "logGroupId and logId must both be set (ADS silently disables logging otherwise): not converted"
+        )
+    return out, _logging(c, logs)
+
+
+def _autoscaling(c: _Converter, raw: dict[str, Any], replica: Any) -> dict[str, Any]:
+    details = {_snake_to_camel(k): v for k, v in raw.items()}
+    metric = SCALING_METRICS.get(str(details.pop("scalingType", "cpu_utilization")).lower())
+    if metric is None:
+        c.warn("autoScaling.scalingType is not CPU or memory utilisation: CPU written")
+        metric = "CPU"
+    out: dict[str, Any] = {
+        "min": details.pop("minimumInstanceCount", 1),
+        "max": details.pop("maximumInstanceCount", 3),
+        "initial": details.pop("initialInstanceCount", replica or 1),
+        "metric": metric,
+        "scaleInThreshold": details.pop("scaleInThreshold", 30),
+        "scaleOutThreshold": details.pop("scaleOutThreshold", 70),
+    }
+    if "coolDownInSeconds" in details:
+        out["coolDownSeconds"] = details.pop("coolDownInSeconds")
+    if details.pop("isEnabled", True) is False:
+        c.warn("autoScaling.isEnabled is false: mdr has no disabled autoscaling; written enabled")
+    for other in details:
+        c.warn(f"autoScaling.{other} has no mdr equivalent: not converted")
+    return out
+
+
+def _logging(c: _Converter, logs: dict[str, Any]) -> dict[str, Any] | None:
+    out = logging_block(logs, c.warn)
+    if out is None:
+        return None
+    out["logGroup"]["id"] = c.value(out["logGroup"]["id"], "LOG_GROUP_ID", "the log group OCID")
+    for category in ("access", "predict"):
+        if category in out:
+            variable = f"{category.upper()}_LOG_ID"
+            out[category]["id"] = c.value(out[category]["id"], variable, f"the {category} log OCID")
+    return out
+
+
+def _runtime(c: _Converter, kind: str, runtime: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    if kind not in ("conda", "container"):
+        raise AdsFormatError(f"runtime type {kind!r} is not conda or container")
+    out: dict[str, Any] = {"type": kind}
+    model: dict[str, Any] = {}
+    for key, raw in runtime.items():
+        if key == "modelUri":
+            uri = c.value(raw, "MODEL_ID", "the model catalog OCID")
+            if str(uri).startswith(("ocid1.", "${")):
+                model["id"] = uri
+            else:
+                model["artifact"] = uri
+                c.warn(
+                    f"modelUri {raw!r} is an artifact path: mdr packages it (check it is relative to the manifest)"
+                )
+        elif key == "env":
+            out["env"] = {str(k): str(v) for k, v in (raw or {}).items()}
+        elif key == "deploymentMode":
+            if raw not in (None, "HTTPS_ONLY"):
+                c.warn(f"deploymentMode {raw} is not supported (only HTTPS): not converted")
+        elif kind == "container" and key in ("image", "serverPort", "healthCheckPort"):
+            out[key] = raw
+        elif kind == "container" and key == "imageDigest":
+            out[key] = c.value(raw, "IMAGE_DIGEST", "the image digest, sha256:...")
+        elif kind == "container" and key in ("cmd", "entrypoint"):
+            if raw:
+                out[key] = list(raw)
+        elif key == "inferenceServer":
+            if str(raw).lower() == "triton":
+                out.setdefault("env", {})["CONTAINER_TYPE"] = "TRITON"
+            else:
+                c.warn(f"inferenceServer {raw!r} has no mdr equivalent: not converted")
+        elif key in UPLOAD_ONLY_RUNTIME:
+            c.warn(
+                f"runtime.{key} only steers ADS's artifact upload: not converted (see artifacts: in mdr.yaml)"
+            )
+        else:
+            c.warn(f"runtime.{key} has no mdr equivalent: not converted")
+    if not model:
+        raise AdsFormatError("runtime.modelUri is missing: which model does the deployment serve?")
+    if kind == "container" and "image" in out:
+        out["image"] = c.value(out["image"], "IMAGE", "the OCIR image, region.ocir.io/namespace/repo:tag")
+    if "env" in out and not out["env"]:
+        del out["env"]
+    return model, out

@@ -1,0 +1,187 @@
+"""``mdr import``: manifests for deployments that already exist, so a team can adopt mdr without a redeploy.
+
+The conversion is pure (live record -> manifest dict + warnings) and is the inverse of
+``canonical.deployment_from_manifest`` for every field a manifest controls, so the manifests it writes plan
+to nothing but the adoption itself. Each manifest carries the ``mdr.io/adopt`` annotation: the first apply
+tags the existing deployment as owned (a reviewable update) instead of creating a second one.
+
+Values that look like secrets are never written to the manifest: they become ``secretEnv`` entries read from
+the environment at apply time, with a warning naming the variable to set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from reconciler.core.canonical import deployment_from_wire
+from reconciler.core.manifest import ADOPT_ANNOTATION
+
+SECRET_NAME_RE = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|AUTH)", re.IGNORECASE)
+IMPORTABLE_STATES = frozenset({"ACTIVE", "INACTIVE", "NEEDS_ATTENTION", "UPDATING"})
+SCHEMA_LINE = "# yaml-language-server: $schema={schemas}/modeldeployment.schema.json\n"
+STACK_SCHEMA_LINE = "# yaml-language-server: $schema={schemas}/stack.schema.json\n"
+
+
+@dataclass
+class Imported:
+    name: str
+    manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def slug(display_name: str, taken: set[str]) -> str:
+    """A unique DNS-label manifest name from a display name ("Fraud Scorer v2" -> "fraud-scorer-v2")."""
+    base = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:55].strip("-") or "deployment"
+    name, suffix = base, 2
+    while name in taken:
+        name, suffix = f"{base}-{suffix}", suffix + 1
+    taken.add(name)
+    return name
+
+
+def manifest_from_live(wire: dict[str, Any], name: str, defaults: dict[str, str]) -> Imported:
+    """The manifest that describes a live deployment (``oci.util.to_dict`` of it) exactly."""
+    canonical = deployment_from_wire(wire, set(), "")
+    result = Imported(name, {})
+    spec: dict[str, Any] = {"displayName": canonical["displayName"]}
+    if canonical["description"]:
+        spec["description"] = canonical["description"]
+    for key in ("compartmentId", "projectId"):
+        if canonical[key] != defaults.get(key):
+            spec[key] = canonical[key]
+    spec["state"] = canonical["state"]
+    spec["model"] = {"id": canonical["model"]["id"]}
+    spec["infrastructure"] = _infrastructure(canonical["infrastructure"])
+    spec["runtime"] = _runtime(canonical["runtime"], result)
+    logging = logging_block(
+        canonical["logging"], lambda message: result.warnings.append(f"{name}: {message}")
+    )
+    if logging:
+        spec["logging"] = logging
+    if canonical["freeformTags"]:
+        spec["freeformTags"] = dict(canonical["freeformTags"])
+    if canonical["definedTags"]:
+        spec["definedTags"] = canonical["definedTags"]
+    result.manifest = {
+        "apiVersion": "mdr/v1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": name, "annotations": {ADOPT_ANNOTATION: wire["id"]}},
+        "spec": spec,
+    }
+    if wire.get("lifecycle_state") not in ("ACTIVE", "INACTIVE"):
+        result.warnings.append(
+            f"{name}: imported while {wire.get('lifecycle_state')}; check it before applying"
+        )
+    return result
+
+
+def _infrastructure(infra: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"shape": infra["shape"]}
+    for key in ("ocpus", "memoryInGBs"):
+        if infra[key] is not None:
+            value = infra[key]
+            out[key] = int(value) if float(value).is_integer() else value
+    if infra["autoscaling"]:
+        out["autoscaling"] = {k: v for k, v in infra["autoscaling"].items() if v is not None}
+    else:
+        out["replicas"] = infra["replicas"]
+    for key in ("bandwidthMbps", "maximumBandwidthMbps", "subnetId", "privateEndpointId"):
+        if infra[key] is not None:
+            out[key] = infra[key]
+    return out
+
+
+def _runtime(runtime: dict[str, Any], result: Imported) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": runtime["type"]}
+    if runtime["type"] == "container":
+        out["image"] = runtime["image"]
+        for key in ("imageDigest",):
+            if runtime.get(key):
+                out[key] = runtime[key]
+        for key in ("cmd", "entrypoint"):
+            if runtime.get(key):
+                out[key] = list(runtime[key])
+        out["serverPort"] = runtime["serverPort"]
+        if runtime["healthCheckPort"] != runtime["serverPort"]:
+            out["healthCheckPort"] = runtime["healthCheckPort"]
+    env = {}
+    secrets = {}
+    for key, value in sorted(runtime["env"].items()):
+        if SECRET_NAME_RE.search(key):
+            secrets[key] = {"fromEnv": key}
+            result.warnings.append(
+                f"{result.name}: {key} looks like a secret: written as secretEnv read from ${key} at apply "
+                "time (its value is not in the manifest); set it where mdr apply runs"
+            )
+        else:
+            env[key] = value
+    if env:
+        out["env"] = env
+    if secrets:
+        out["secretEnv"] = secrets
+    return out
+
+
+def logging_block(logs: dict[str, Any] | None, warn: Callable[[str], None]) -> dict[str, Any] | None:
+    """A manifest's ``logging`` from {access|predict: {logGroupId, logId}} (live or ADS), logs by OCID.
+
+    A manifest has one log group: when the two logs sit in different groups, the predict log's group is
+    kept and ``warn`` says so.
+    """
+    if not logs:
+        return None
+    group = (logs.get("predict") or logs["access"])["logGroupId"]
+    if len({details["logGroupId"] for details in logs.values()}) > 1:
+        warn(
+            "access and predict logs are in different log groups; a manifest has one log group, so only "
+            "the predict log is kept (the plan will show the access log removed)"
+        )
+    out: dict[str, Any] = {"logGroup": {"id": group}}
+    for category in ("access", "predict"):
+        details = logs.get(category)
+        if details and details["logGroupId"] == group:
+            out[category] = {"id": details["logId"]}
+    return out
+
+
+def select(
+    items: Iterable[dict[str, Any]], project: str | None, name_filter: str | None
+) -> list[dict[str, Any]]:
+    """The live deployments to import: settled, unowned by any stack, in the project, matching the filter."""
+    pattern = re.compile(name_filter) if name_filter else None
+    chosen = []
+    for wire in items:
+        if wire.get("lifecycle_state") not in IMPORTABLE_STATES:
+            continue
+        if (wire.get("freeform_tags") or {}).get("mdr-stack"):
+            continue  # some stack already owns it
+        if project and wire.get("project_id") != project:
+            continue
+        if pattern and not pattern.search(wire.get("display_name") or ""):
+            continue
+        chosen.append(wire)
+    return sorted(chosen, key=lambda w: (w.get("display_name") or "", w["id"]))
+
+
+def stack_file(stack: str, region: str, compartment: str, project: str | None, schemas: str | None) -> str:
+    data: dict[str, Any] = {"stack": stack, "region": region, "defaults": {"compartmentId": compartment}}
+    if project:
+        data["defaults"]["projectId"] = project
+    data["prune"] = False
+    head = STACK_SCHEMA_LINE.format(schemas=schemas) if schemas else ""
+    return head + yaml.safe_dump(data, sort_keys=False)
+
+
+def manifest_text(manifest: dict[str, Any], schemas: str | None) -> str:
+    head = SCHEMA_LINE.format(schemas=schemas) if schemas else ""
+    return head + yaml.safe_dump(manifest, sort_keys=False, width=110)
+
+
+def common_project(items: list[dict[str, Any]]) -> str | None:
+    projects = {w.get("project_id") for w in items}
+    return projects.pop() if len(projects) == 1 else None

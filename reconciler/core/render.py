@@ -1,0 +1,176 @@
+"""Plan output for people (text, like Terraform's), for machines (JSON) and for pull requests (Markdown).
+
+Secrets are redacted by ``FieldChange.redacted`` before anything here sees a value; ``ref:`` placeholders
+print as "(known after apply)".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from reconciler.core.canonical import is_ref
+from reconciler.core.diff import FieldChange
+from reconciler.core.plan import Action, Change, Plan
+
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.DELETE: "-",
+    Action.ORPHAN: "!",
+    Action.NOOP: " ",
+}
+VERBS = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.REPLACE: "must be replaced",
+    Action.DELETE: "will be deleted",
+    Action.ORPHAN: "will be orphaned (untagged, left running)",
+    Action.NOOP: "is up to date",
+}
+COLOURS = {
+    Action.CREATE: "32",
+    Action.UPDATE: "33",
+    Action.REPLACE: "35",
+    Action.DELETE: "31",
+    Action.ORPHAN: "36",
+    Action.NOOP: "0",
+}
+KNOWN_AFTER_APPLY = "(known after apply)"
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal and never when NO_COLOR is set (https://no-color.org)."""
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def _value(value: Any) -> str:
+    if is_ref(value):
+        return KNOWN_AFTER_APPLY
+    if isinstance(value, dict | list):
+        return json.dumps(_unref(value), sort_keys=True)
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _unref(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unref(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unref(v) for v in value]
+    return KNOWN_AFTER_APPLY if is_ref(value) else value
+
+
+def _field_line(change: FieldChange) -> str:
+    shown = change.redacted()
+    if shown.before is None:
+        return f"+ {shown.path} = {_value(shown.after)}"
+    if shown.after is None:
+        return f"- {shown.path} = {_value(shown.before)}"
+    return f"~ {shown.path}: {_value(shown.before)} -> {_value(shown.after)}"
+
+
+def _title(change: Change) -> str:
+    where = f" ({change.live_id})" if change.live_id else ""
+    return f"{change.kind.value} {change.name}{where} {VERBS[change.action]}"
+
+
+def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
+    def paint(text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if colour and code != "0" else text
+
+    lines: list[str] = []
+    for change in plan.actionable:
+        symbol = SYMBOLS[change.action]
+        lines.append(paint(f"{symbol} {_title(change)}", COLOURS[change.action]))
+        if change.reason:
+            lines.append(f"    # {change.reason}")
+        if change.degraded:
+            lines.append(f"    # degraded: live state {change.live_state}")
+        if change.drift:
+            lines.append("    # drift: changed outside mdr (the manifest is unchanged since the last apply)")
+        for field_change in change.fields:
+            lines.append(f"    {_field_line(field_change)}")
+        for index, step in enumerate(change.steps, 1):
+            lines.append(f"    step {index}: {step.op} - {step.description}")
+        lines.append("")
+    for warning in plan.warnings:
+        lines.append(paint(f"warning: {warning}", "33"))
+    for error in plan.errors:
+        lines.append(paint(f"error: {error}", "31"))
+    lines.append(summary_line(plan))
+    if verbose and plan.api_calls:
+        calls = ", ".join(f"{op}={n}" for op, n in sorted(plan.api_calls.items()))
+        lines.append(f"API calls: {sum(plan.api_calls.values())} ({calls})")
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.summary()
+    if not plan.has_changes:
+        return f"No changes. Stack {plan.stack} matches the manifests ({counts['noop']} up to date)."
+    parts = [
+        f"{counts['create']} to create",
+        f"{counts['update']} to update",
+        f"{counts['replace']} to replace",
+        f"{counts['delete']} to delete",
+    ]
+    if counts["orphan"]:
+        parts.append(f"{counts['orphan']} to orphan")
+    return f"Plan: {', '.join(parts)}."
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def render_markdown(plan: Plan) -> str:
+    """A pull-request comment: a summary line, then one collapsible section per change."""
+    icon = ":warning:" if plan.errors else (":memo:" if plan.has_changes else ":white_check_mark:")
+    lines = [
+        f"### {icon} mdr plan for stack `{plan.stack}` ({plan.region})",
+        "",
+        f"**{summary_line(plan)}**",
+        "",
+    ]
+    for error in plan.errors:
+        lines.append(f"> :x: **error:** {error}")
+    for warning in plan.warnings:
+        lines.append(f"> :warning: {warning}")
+    if plan.errors or plan.warnings:
+        lines.append("")
+    for change in plan.actionable:
+        lines.append("<details>")
+        lines.append(f"<summary><code>{SYMBOLS[change.action]}</code> {_title(change)}</summary>")
+        lines.append("")
+        if change.reason:
+            lines.append(f"_{change.reason}_")
+            lines.append("")
+        if change.fields:
+            lines.append("```diff")
+            lines.extend(_field_line(f) for f in change.fields)
+            lines.append("```")
+        if change.steps:
+            lines.append("")
+            lines.extend(f"{i}. `{s.op}`: {s.description}" for i, s in enumerate(change.steps, 1))
+        lines.append("")
+        lines.append("</details>")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render(plan: Plan, output: str, stream: TextIO | None = None, verbose: bool = False) -> str:
+    stream = stream or sys.stdout
+    if output == "json":
+        return render_json(plan)
+    if output == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, colour=use_colour(stream), verbose=verbose)

@@ -1,0 +1,245 @@
+"""Workflows the CLI and the controller run: validate, hash artifacts, read live state, plan; lock and apply.
+
+Validation comes first and is complete before any cloud call: bad input never reaches OCI. Everything here
+is the imperative shell around the pure core (``reconciler.core``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from reconciler.adapters.artifact import artifact_identity
+from reconciler.adapters.journal import AuditLog, Journal
+from reconciler.adapters.live_reader import read_live
+from reconciler.adapters.lock import held, lock_for
+from reconciler.adapters.planfile import read_plan
+from reconciler.core.desired import DesiredState, DesiredStateError, build_desired
+from reconciler.core.errors import MdrError, ValidationFailed
+from reconciler.core.live import LiveState
+from reconciler.core.plan import Plan, PlanOptions
+from reconciler.core.render import render, summary_line
+from reconciler.core.rules import build_plan
+from reconciler.core.stack import LoadedDeployment, Stack
+from reconciler.engine.apply import ApplyOptions, ApplyResult, Executor, StalePlan, stale_changes
+from reconciler.engine.validate import validate_tree
+
+
+@dataclass
+class PlanResult:
+    plan: Plan
+    stack: Stack
+    desired: DesiredState
+    live: LiveState
+
+
+def load_valid_stack(path: Path) -> Stack:
+    """The stack, or ValidationFailed with every issue (schema and artifacts) when anything is wrong."""
+    stack, issues = validate_tree(path)
+    if issues:
+        raise ValidationFailed(issues)
+    assert stack.config is not None
+    return stack
+
+
+def object_identity(provider: Any, uri: str) -> str:
+    """Identity of an ``oci://bucket@namespace/object`` artifact: its URI and the object's ETag."""
+    import oci
+
+    rest = uri[len("oci://") :]
+    bucket_ns, _, name = rest.partition("/")
+    bucket, _, namespace = bucket_ns.partition("@")
+    try:
+        response = provider.call("HeadObject", provider.object_storage.head_object, namespace, bucket, name)
+    except oci.exceptions.ServiceError as exc:
+        raise MdrError(f"artifact {uri} cannot be read from Object Storage: {exc.status} {exc.code}") from exc
+    etag = response.headers.get("etag") or response.headers.get("content-md5") or ""
+    return f"oci:{uri}#{etag}"
+
+
+def artifact_identities(stack: Stack, provider: Any) -> dict[str, str]:
+    identities: dict[str, str] = {}
+    seen: dict[str, str] = {}  # several deployments may share one artifact: hash (or HEAD) it once
+    for deployment in stack.deployments:
+        artifact = deployment.manifest.spec.model.artifact
+        if artifact is None:
+            continue
+        path = deployment.artifact_path()
+        source = str(path) if path else artifact
+        if source not in seen:
+            seen[source] = artifact_identity(path) if path else object_identity(provider, artifact)
+        identities[deployment.name] = seen[source]
+    return identities
+
+
+def secret_values(deployment: LoadedDeployment) -> dict[str, str | None]:
+    """Secret values from the environment; None where not set (plan then assumes the live value is right)."""
+    return {
+        name: os.environ.get(ref.fromEnv) for name, ref in deployment.manifest.spec.runtime.secretEnv.items()
+    }
+
+
+LiveReader = Callable[[Any, str, set[str], set[str]], LiveState]
+
+
+def compute_plan(
+    stack: Stack,
+    provider: Any,
+    prune: bool | None = None,
+    allow_deletes: int | None = None,
+    reader: LiveReader | None = None,
+) -> PlanResult:
+    """Plan a stack against live state. ``reader`` swaps the live-reading strategy (benchmarks compare
+    per-resource GETs with our list calls through the very same diff and plan)."""
+    assert stack.config is not None
+    config = stack.config
+    compartments = {d.compartment_id for d in stack.deployments}
+    if config.defaults.compartmentId:
+        compartments.add(config.defaults.compartmentId)
+    log_groups = {
+        d.manifest.spec.logging.logGroup.name
+        for d in stack.deployments
+        if d.manifest.spec.logging and d.manifest.spec.logging.logGroup.name
+    }
+    identities = artifact_identities(stack, provider)
+    live = (reader or read_live)(provider, config.stack, compartments, {g for g in log_groups if g})
+    salt = secrets.token_hex(16)
+    values = {d.name: secret_values(d) for d in stack.deployments}
+    try:
+        desired = build_desired(stack, live, identities, values, salt)
+    except DesiredStateError as exc:
+        raise MdrError(str(exc)) from exc
+    options = PlanOptions(
+        prune=config.prune if prune is None else prune,
+        max_deletes=config.maxDeletes,
+        allow_deletes=allow_deletes,
+        salt=salt,
+    )
+    plan = build_plan(desired, live, config.region, options)
+    plan.api_calls = provider.stats.snapshot()
+    plan.context = {
+        "compartments": sorted(compartments),
+        "logGroupNames": sorted(g for g in log_groups if g),
+        "lock": config.lock.model_dump() if config.lock else None,
+        "artifacts": config.artifacts.model_dump() if config.artifacts else None,
+    }
+    return PlanResult(plan, stack, desired, live)
+
+
+class PlanRefused(MdrError):
+    """The plan has errors (protect, maxDeletes, duplicates) and must not be applied."""
+
+
+@dataclass
+class ApplyRequest:
+    path: Path
+    auto_approve: bool = False
+    prune: bool | None = None
+    allow_deletes: int | None = None
+    lock_timeout: float = 60.0
+    output: str = "text"
+    options: ApplyOptions | None = None
+
+
+def apply_options_for(plan: Plan, provider: Any, base: ApplyOptions) -> ApplyOptions:
+    artifacts = plan.context.get("artifacts")
+    if artifacts:
+        base.artifact_bucket = (
+            artifacts["bucket"],
+            artifacts.get("namespace"),
+            artifacts.get("prefix", "mdr/"),
+        )
+        base.large_artifact_bytes = int(artifacts.get("thresholdBytes", base.large_artifact_bytes))
+    if provider.endpoint:  # emulators finish work in milliseconds to seconds: a lower floor for polls
+        base.poll_initial_seconds = min(base.poll_initial_seconds, 0.1)
+        base.poll_max_seconds = min(base.poll_max_seconds, 1.0)
+    return base
+
+
+def execute(plan: Plan, provider: Any, options: ApplyOptions) -> ApplyResult:
+    if plan.errors:
+        raise PlanRefused("the plan has errors; nothing was applied:\n  " + "\n  ".join(plan.errors))
+    executor = Executor(
+        provider,
+        plan,
+        Journal.for_stack(plan.stack),
+        AuditLog.for_stack(plan.stack),
+        apply_options_for(plan, provider, options),
+    )
+    return executor.run()
+
+
+def apply_saved_plan(
+    plan_path: Path, provider: Any, lock_timeout: float, options: ApplyOptions
+) -> ApplyResult:
+    """Apply exactly a saved plan, refusing if any touched resource changed since it was computed."""
+    plan = read_plan(plan_path)
+    context = plan.context
+    lock = lock_for(plan.stack, context.get("lock"), provider)
+    options.fence = getattr(lock, "lost", None)
+    with held(lock, lock_timeout):
+        live = read_live(
+            provider, plan.stack, context.get("compartments", []), set(context.get("logGroupNames", []))
+        )
+        problems = stale_changes(plan, live)
+        if problems:
+            raise StalePlan(
+                "the saved plan is stale; nothing was applied. Plan again. Changed since the plan:\n  "
+                + "\n  ".join(problems)
+            )
+        return execute(plan, provider, options)
+
+
+def apply_tree(
+    request: ApplyRequest,
+    provider_factory: Callable[[str], Any],
+    confirm: Callable[[Plan], bool],
+    out: TextIO = sys.stdout,
+) -> tuple[Plan, ApplyResult | None]:
+    """Plan under the stack's lock, show it, confirm, then apply it (Terraform's ``apply`` without a plan file)."""
+    stack = load_valid_stack(request.path)
+    assert stack.config is not None
+    config = stack.config
+    with provider_factory(config.region) as provider:
+        lock = lock_for(config.stack, config.lock.model_dump() if config.lock else None, provider)
+        options = request.options or ApplyOptions()
+        options.fence = getattr(lock, "lost", None)
+        with held(lock, request.lock_timeout):
+            plan = compute_plan(
+                stack, provider, prune=request.prune, allow_deletes=request.allow_deletes
+            ).plan
+            out.write(render(plan, request.output, out))
+            if plan.errors:
+                raise PlanRefused("the plan has errors; nothing was applied")
+            if not plan.has_changes:
+                return plan, None
+            if not request.auto_approve and not confirm(plan):
+                raise MdrError("apply cancelled; nothing was changed")
+            return plan, execute(plan, provider, options)
+
+
+def report(result: ApplyResult, out: TextIO) -> None:
+    counts = result.counts()
+    for item in result.results:
+        if item.status != "done":
+            out.write(f"  {item.status}: {item.key} ({item.action}): {item.message}\n")
+    verdict = "Apply complete" if result.ok else "Apply finished with errors"
+    out.write(
+        f"{verdict}: {counts['done']} done, {counts['failed']} failed, {counts['skipped']} not attempted.\n"
+    )
+
+
+__all__ = [
+    "ApplyRequest",
+    "PlanRefused",
+    "apply_saved_plan",
+    "apply_tree",
+    "execute",
+    "report",
+    "summary_line",
+]

@@ -1,1 +1,0 @@
-"""Manifest models, the position-keeping YAML loader and stack (tree) loading."""

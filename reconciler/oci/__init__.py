@@ -1,1 +1,0 @@
-"""The OCI provider: SDK clients for the three targets, auth, retries, call counting and waits."""
