@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import oci
-from e2e import EXAMPLE_COMPARTMENT, EXAMPLE_PROJECT, EXAMPLES, World
 from oci.data_science import models as dm
 from oci.logging import models as lm
 
 from reconciler.core.canonical import TAG_KEY, TAG_PENDING, TAG_STACK
+from support.world import EXAMPLE_COMPARTMENT, EXAMPLE_PROJECT, EXAMPLES, World
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from e2e import World, copy_example_stack
+from support.world import World, copy_example_stack
 
 from reconciler.cli import main
 from reconciler.emulator import Emulator

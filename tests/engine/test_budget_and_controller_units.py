@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.core.budget import TokenBucket
-from reconciler.engine.controller import BACKOFF_MAX_SECONDS, Backoff, parse_duration, parse_listen
+from reconciler.engine.controller.config import BACKOFF_MAX_SECONDS, Backoff, parse_duration, parse_listen
 
 
 class FakeClock:

@@ -12,7 +12,7 @@ import pytest
 from reconciler.cli import main
 from reconciler.core.schema import render_schemas
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests"
 
 

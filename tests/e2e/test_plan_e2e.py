@@ -5,31 +5,16 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import oci
 import pytest
-from e2e import EXAMPLE_COMPARTMENT, World, copy_example_stack
 from oci.data_science import models as dm
+from support.world import EXAMPLE_COMPARTMENT, World, copy_example_stack
 
 from reconciler.adapters.cloud import Target, open_provider
 from reconciler.adapters.manifests import load_stack
-from reconciler.emulator import Emulator
 from reconciler.engine.workflows import compute_plan
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    emulator = Emulator(work_request_seconds=0.02).start()
-    config = emulator.write_oci_config(tmp_path / "oci")
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    try:
-        yield World(emulator, config, workdir)
-    finally:
-        emulator.stop()
-
 
 MANIFEST = """apiVersion: mdr/v1
 kind: ModelDeployment

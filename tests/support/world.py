@@ -12,7 +12,7 @@ from typing import Any
 
 import oci
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests"
 EXAMPLE_PROJECT = "ocid1.datascienceproject.oc1.iad.aaaaaaaariskprod"
 EXAMPLE_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaariskprod"

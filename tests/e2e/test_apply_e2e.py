@@ -8,33 +8,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import oci
 import pytest
-from e2e import EXAMPLE_COMPARTMENT, World, copy_example_stack, edit
-
-from reconciler.emulator import Emulator
+from support.world import EXAMPLE_COMPARTMENT, World, edit
 
 CANARY = "canary-9f3a77d1-secret"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    emulator = Emulator(work_request_seconds=0.05).start()
-    config = emulator.write_oci_config(tmp_path / "oci")
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    try:
-        yield World(emulator, config, workdir)
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture
-def stack(world: World) -> Path:
-    return copy_example_stack(world.workdir / "manifests")
 
 
 def _apply(world: World, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from planning import COMPARTMENT, DEPLOYMENT, converge, load, new_id, plan_for, write_stack
+from support.planning import COMPARTMENT, DEPLOYMENT, converge, load, new_id, plan_for, write_stack
 
 from reconciler.core.live import LiveDeployment, LiveState
 from reconciler.core.plan import Action, Kind, Plan

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import oci
 import pytest
 import yaml
-from e2e import EXAMPLE_COMPARTMENT, EXAMPLE_PROJECT, World
 from oci.data_science import models as dm
 from oci.logging import models as lm
-from reliability import wait_until
-
-from reconciler.emulator import Emulator
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    emulator = Emulator(work_request_seconds=0.05).start()
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    try:
-        yield World(emulator, emulator.write_oci_config(tmp_path / "oci"), workdir)
-    finally:
-        emulator.stop()
+from support.reliability import wait_until
+from support.world import EXAMPLE_COMPARTMENT, EXAMPLE_PROJECT, World
 
 
 def _model(world: World) -> str:

@@ -11,21 +11,19 @@ its own deployment, and nothing is ever pruned from a tree that was not read com
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from reconciler.adapters.cloud import Provider, Target, open_provider
 from reconciler.adapters.cloud_errors import cloud_errors, describe_cloud_error
-from reconciler.adapters.lock import LockError, StackLock, lock_for
+from reconciler.adapters.lock import StackLock, lock_for
 from reconciler.adapters.manifests import load_stack
 from reconciler.adapters.source import GitSource, LocalSource, Snapshot, SourceError
 from reconciler.core.budget import TokenBucket
@@ -34,73 +32,15 @@ from reconciler.core.plan import Action, Plan
 from reconciler.core.stack import Stack
 from reconciler.core.status import deployment_statuses
 from reconciler.engine.apply import ApplyOptions
-from reconciler.engine.metrics import ControllerMetrics
+from reconciler.engine.controller.config import Backoff, ControllerConfig, ControllerState
+from reconciler.engine.controller.endpoints import serve_endpoints
+from reconciler.engine.controller.leadership import wait_for_leadership
+from reconciler.engine.controller.metrics import ControllerMetrics
+from reconciler.engine.controller.triggers import watch_source
 from reconciler.engine.validate import artifact_issues
 from reconciler.engine.workflows import compute_plan, execute
 
 log = logging.getLogger("mdr.controller")
-
-BACKOFF_BASE_SECONDS = 10.0
-BACKOFF_MAX_SECONDS = 600.0
-
-
-@dataclass
-class ControllerConfig:
-    path: Path | None = None
-    git_url: str | None = None
-    branch: str = "main"
-    git_subdir: str = "."
-    git_interval: float = 30.0
-    interval: float = 300.0
-    jitter: float = 0.1
-    self_heal: bool = False
-    listen: tuple[str, int] | None = None
-    debounce_ms: int = 500
-    budget_rate: float = 10.0
-
-
-@dataclass
-class Backoff:
-    failures: int = 0
-    next_attempt: float = 0.0
-
-    def fail(self, now: float) -> None:
-        self.failures += 1
-        delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (self.failures - 1))
-        self.next_attempt = now + delay * random.uniform(0.8, 1.2)
-
-
-@dataclass
-class ControllerState:
-    revision: str | None = None
-    last_applied_revision: str | None = None
-    last_reconcile: str | None = None
-    last_error: str | None = None
-    reconciles: int = 0
-    leader: bool = False
-    holder: str | None = None
-    deployments: list[dict[str, Any]] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)
-    drift: list[str] = field(default_factory=list)
-    backoff: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def parse_duration(text: str) -> float:
-    """``90``, ``30s``, ``5m``, ``1h`` -> seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    text = text.strip()
-    if text and text[-1] in units:
-        return float(text[:-1]) * units[text[-1]]
-    return float(text)
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    return host or "0.0.0.0", int(port)
 
 
 class Controller:
@@ -169,7 +109,7 @@ class Controller:
                         "no lock: in mdr.yaml; the stack lock is a local file, so replicas on other "
                         "machines (and CI) are not kept out. Set lock: {bucket: ...} for a shared lease"
                     )
-                if not self._lead(lock):
+                if not wait_for_leadership(lock, self.stop, self._on_lead):
                     return 0
                 self.options.fence = getattr(lock, "lost", None)
                 try:
@@ -186,36 +126,26 @@ class Controller:
                 self._server.server_close()
         return 0
 
-    def _lead(self, lock: StackLock) -> bool:
-        """Wait (as a standby) until this replica holds the stack's lock; False if stopped meanwhile."""
-        waiting_logged = False
-        while not self.stop.is_set():
-            try:
-                lock.acquire(timeout=1.0)
-            except cloud_errors() as exc:  # the lease bucket is unreachable: keep standing by
-                log.warning("cannot reach the stack lease", extra={"error": describe_cloud_error(exc)})
-                self.stop.wait(5.0)
-                continue
-            except LockError:
-                if not waiting_logged:
-                    log.info(
-                        "standby: another writer holds the stack lock",
-                        extra={"holder": lock.current_holder()},
-                    )
-                    waiting_logged = True
-                continue
-            with self._state_lock:
-                self.state.leader = True
-                self.state.holder = lock.holder
-            self.metrics.lease.labels(lock.holder).set(1)
-            log.info(
-                "leading: holding the stack lock", extra={"holder": lock.holder, "lock": lock.describe()}
-            )
-            return True
-        return False
+    def _on_lead(self, lock: StackLock) -> None:
+        with self._state_lock:
+            self.state.leader = True
+            self.state.holder = lock.holder
+        self.metrics.lease.labels(lock.holder).set(1)
 
     def _loop(self, provider: Provider, lock: StackLock) -> None:
-        watcher = threading.Thread(target=self._watch, name="mdr-watch", daemon=True)
+        watcher = threading.Thread(
+            target=watch_source,
+            args=(
+                self.source,
+                self.stop,
+                self.request,
+                self._refresh_source,
+                self.config.git_interval,
+                self.config.debounce_ms,
+            ),
+            name="mdr-watch",
+            daemon=True,
+        )
         watcher.start()
         self.request("start")
         while not self.stop.is_set():
@@ -235,24 +165,7 @@ class Controller:
                 reasons, self._reasons = self._reasons, []
             self.reconcile(provider, ", ".join(dict.fromkeys(reasons)) or "resync")
 
-    # -- triggers --
-
-    def _watch(self) -> None:
-        if isinstance(self.source, GitSource):
-            while not self.stop.wait(self.config.git_interval):
-                previous = self.source.revision
-                snapshot = self._refresh_source()
-                if snapshot is not None and snapshot.revision != previous:
-                    self.request(f"git {snapshot.revision}")
-            return
-        from watchfiles import watch
-
-        for changes in watch(
-            self.source.path, stop_event=self.stop, debounce=self.config.debounce_ms, step=50, recursive=True
-        ):
-            paths = sorted({Path(p).name for _, p in changes})
-            if any(not name.startswith(".") for name in paths):
-                self.request("file change: " + ", ".join(paths[:5]))
+    # -- sources --
 
     def _refresh_source(self) -> Snapshot | None:
         try:
@@ -404,81 +317,4 @@ class Controller:
             return self.state.to_dict()
 
     def _start_server(self, host: str, port: int) -> None:
-        controller = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _send(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/healthz":
-                    self._send(200, b"ok\n", "text/plain")
-                elif path == "/readyz":
-                    # a healthy standby is ready too (to take over); only a leader before its first
-                    # reconcile is not, so rolling updates of a leader/standby pair go through
-                    state = controller.status()
-                    if not state["leader"]:
-                        self._send(200, b"standby\n", "text/plain")
-                    elif state["reconciles"] > 0:
-                        self._send(200, b"ready\n", "text/plain")
-                    else:
-                        self._send(503, b"starting\n", "text/plain")
-                elif path == "/metrics":
-                    self._send(200, controller.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-                elif path == "/status":
-                    body = json.dumps(controller.status(), indent=2, default=str).encode()
-                    self._send(200, body, "application/json")
-                else:
-                    self._send(404, b"not found\n", "text/plain")
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        thread = threading.Thread(target=self._server.serve_forever, name="mdr-http", daemon=True)
-        thread.start()
-        log.info(
-            "serving health, metrics and status", extra={"address": f"{host}:{self._server.server_port}"}
-        )
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, message and every ``extra`` field."""
-
-    _standard = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        payload: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        payload.update({k: v for k, v in record.__dict__.items() if k not in self._standard})
-        return json.dumps(payload, default=str)
-
-
-class TextFormatter(logging.Formatter):
-    _standard = JsonFormatter._standard
-
-    def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in self._standard)
-        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
-        return f"{stamp} {record.levelname.lower():7} {record.getMessage()}" + (
-            f" {extras}" if extras else ""
-        )
-
-
-def configure_logging(log_format: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    root = logging.getLogger("mdr")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
+        self._server = serve_endpoints(host, port, self.status, self.metrics.render)

@@ -11,7 +11,7 @@ import yaml
 
 from reconciler.cli import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = [REPO / "examples/ci/github/plan-and-apply.yml", REPO / "examples/ci/gitlab/.gitlab-ci.yml"]
 
 

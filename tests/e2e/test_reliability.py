@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from e2e import World, copy_example_stack, edit
-from reliability import Bystanders, assert_converged, owned, write_many
+from reconciler.emulator.state import FaultConfig
+from support.reliability import Bystanders, assert_converged, owned, write_many
+from support.world import World, copy_example_stack, edit
 
 from reconciler.emulator import Emulator
-from reconciler.emulator.state import FaultConfig
 
 STACK = "risk-prod"
 EXAMPLE_NAMES = {"fraud-scorer", "churn-api"}

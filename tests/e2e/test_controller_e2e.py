@@ -10,13 +10,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from e2e import World, copy_example_stack, edit
 from prometheus_client.parser import text_string_to_metric_families
+from support.world import World, copy_example_stack, edit
 
 from reconciler.emulator import Emulator
 
@@ -25,18 +24,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    emulator = Emulator(work_request_seconds=0.05).start()
-    config = emulator.write_oci_config(tmp_path / "oci")
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    try:
-        yield World(emulator, config, workdir)
-    finally:
-        emulator.stop()
 
 
 class ControllerProcess:
