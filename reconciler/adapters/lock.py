@@ -172,6 +172,7 @@ class ObjectStorageLease:
                     "or remove it with: mdr unlock PATH"
                 )
             time.sleep(min(1.0, max(0.1, self.ttl / 10)))
+        self.lost.clear()  # held again (a replica that lost its lease and won it back): writes may resume
         self._stop.clear()
         self._thread = threading.Thread(target=self._renew_loop, name="mdr-lease-renewal", daemon=True)
         self._thread.start()

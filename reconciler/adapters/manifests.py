@@ -8,7 +8,7 @@ in full must never cause a delete, because a missing manifest would look exactly
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.core.document import MAX_FILE_BYTES, Document, parse_documents
@@ -26,20 +26,58 @@ def find_root(path: Path) -> Path:
     return path.parent if path.is_file() and path.name == STACK_FILE else path
 
 
-def iter_manifest_files(root: Path) -> Iterator[Path]:
-    """Manifest files under ``root`` in a stable order, skipping hidden folders and artifact folders."""
-    if not root.is_dir():
+def is_manifest_name(name: str) -> bool:
+    """``.yaml``/``.yml`` in any case: a ``FRAUD.YAML`` must not be silently skipped (and so pruned)."""
+    return name.lower().endswith(MANIFEST_SUFFIXES)
+
+
+def scan_tree(root: Path) -> tuple[list[Path], list[Issue]]:
+    """Manifest files under ``root`` in a stable order, and an issue for every entry that could be a
+    manifest but cannot be read: a dangling or looping symlink, an unlistable folder, a special file.
+
+    Hidden entries and artifact folders (below the root) are skipped. Each issue makes the tree incomplete,
+    so nothing is pruned: a manifest mdr could not read looks exactly like a removed one.
+    """
+    files: list[Path] = []
+    issues: list[Issue] = []
+    _scan(root, root, files, issues, set())
+    return files, issues
+
+
+def _scan(root: Path, folder: Path, files: list[Path], issues: list[Issue], seen: set[Path]) -> None:
+    try:
+        real = folder.resolve(strict=True)
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except (OSError, RuntimeError) as exc:
+        issues.append(Issue(str(folder), 0, 0, "", f"cannot read this folder: {_reason(exc)}"))
         return
-    entries = sorted(root.iterdir(), key=lambda p: p.name)
-    if root.name.startswith(".") or any((root / marker).exists() for marker in ARTIFACT_MARKERS):
+    if real in seen:
+        issues.append(Issue(str(folder), 0, 0, "", "symlinked folder loops back into the tree"))
         return
+    seen.add(real)
+    if folder != root and any((folder / marker).exists() for marker in ARTIFACT_MARKERS):
+        return  # a model artifact, not part of the manifest tree (the root itself never is one)
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
-            yield from iter_manifest_files(entry)
-        elif entry.suffix in MANIFEST_SUFFIXES and entry.is_file():
-            yield entry
+        try:
+            is_dir = entry.is_dir()
+            is_file = entry.is_file()
+        except OSError as exc:  # e.g. ELOOP on a symlink loop
+            issues.append(Issue(str(entry), 0, 0, "", f"cannot read this entry: {_reason(exc)}"))
+            continue
+        if is_dir:
+            _scan(root, entry, files, issues, seen)
+        elif is_file and is_manifest_name(entry.name):
+            files.append(entry)
+        elif entry.is_symlink() and not is_file and not is_dir:
+            issues.append(Issue(str(entry), 0, 0, "", "symlink points at nothing (dangling or looping)"))
+        elif is_manifest_name(entry.name):
+            issues.append(Issue(str(entry), 0, 0, "", "not a regular file; a manifest must be one"))
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def load_file(path: Path, variables: Mapping[str, str] | None = None) -> tuple[list[Document], list[Issue]]:
@@ -83,7 +121,9 @@ def load_stack(path: Path) -> Stack:
     # else, instead of burying the stack file's own error under one consequence per manifest
     variables = config.vars if config else None
     first_seen: dict[str, Document] = {}
-    for file in iter_manifest_files(root):
+    files, scan_issues = scan_tree(root)
+    stack.issues.extend(scan_issues)
+    for file in files:
         if file == root / STACK_FILE:
             continue
         stack.files.append(file)
@@ -94,9 +134,35 @@ def load_stack(path: Path) -> Stack:
             continue
         documents, file_issues = load_file(file, variables)
         stack.issues.extend(file_issues)
+        if not documents and not file_issues:
+            # an editor that truncates before writing shows this state for a moment: never a removal
+            stack.issues.append(Issue(str(file), 1, 1, "", "file holds no manifest; delete it or add one"))
         for document in documents:
             add_document(stack, document, config, first_seen, _artifact_file)
+    _contain_artifacts(stack)
     return stack
+
+
+def _contain_artifacts(stack: Stack) -> None:
+    """Refuse local artifacts that resolve (symlinks included) outside the stack's root.
+
+    A pull request could otherwise package a CI runner's files (``../../.ssh``) into a model artifact and
+    upload them: the class of Argo CD's CVE-2022-24348.
+    """
+    root = stack.root.resolve()
+    for deployment in list(stack.deployments):
+        path = deployment.artifact_path()
+        if path is None or path.resolve().is_relative_to(root):
+            continue
+        stack.issues.append(
+            deployment.document.issue(
+                ("spec", "model", "artifact"),
+                f"artifact resolves to {path.resolve()}, outside the stack's folder {root}; "
+                "artifacts must live inside the manifest tree",
+            )
+        )
+        stack.deployments.remove(deployment)
+        stack.invalid_names.add(deployment.name)
 
 
 def _artifact_file(manifest: ModelDeploymentManifest, document: Document) -> Path | None:

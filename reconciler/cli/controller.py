@@ -39,6 +39,7 @@ def cmd_controller(args: argparse.Namespace) -> int:
         self_heal=args.self_heal,
         listen=parse_listen(args.listen) if args.listen else None,
         budget_rate=args.api_rate,
+        prune_settle=parse_duration(args.prune_settle),
     )
     progress_log = logging.getLogger("mdr.apply")
     options = apply_options(args)
@@ -62,6 +63,12 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument(
         "--api-rate", type=float, default=10.0, help="API request budget, calls/s (adapts to 429s)"
+    )
+    p.add_argument(
+        "--prune-settle",
+        default="10s",
+        help="run a prune only when tree reads this far apart agree on it (default 10s): an editor's "
+        "truncate-then-write save never deletes anything",
     )
     add_apply_options(p, lock_timeout=False)
     add_target_options(p)

@@ -23,6 +23,8 @@ from reconciler.core.diff import FieldChange
 from reconciler.core.live import LiveDeployment, LiveModel
 
 PLAN_FORMAT_VERSION = 1
+#: the reason of every change that removes a resource because no manifest names it any more
+PRUNE_REASON = "no manifest names it any more"
 
 
 class Action(StrEnum):
@@ -123,6 +125,11 @@ class Change:
     live_state: str | None = None
     #: what apply needs to build request bodies (secret values never: only their environment sources)
     desired: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_prune(self) -> bool:
+        """Removes a resource only because its manifest is gone (as opposed to a replace or keep cleanup)."""
+        return self.reason == PRUNE_REASON
 
     def to_dict(self) -> dict[str, Any]:
         return {

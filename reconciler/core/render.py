@@ -115,6 +115,8 @@ def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.summary()
+    if plan.errors:
+        return f"Plan refused: {len(plan.errors)} error(s); nothing will be applied until they are fixed."
     if not plan.has_changes:
         return f"No changes. Stack {plan.stack} matches the manifests ({counts['noop']} up to date)."
     parts = [

@@ -24,6 +24,7 @@ from reconciler.core.live import GONE_STATES, LiveDeployment, LiveState
 from reconciler.core.manifest import ADOPT_ANNOTATION
 from reconciler.core.plan import (
     GROUP_ORDER,
+    PRUNE_REASON,
     Action,
     Change,
     Group,
@@ -204,6 +205,10 @@ def _desired_for_apply(wanted: DesiredDeployment) -> dict[str, Any]:
     return canonical
 
 
+#: field paths of secret values (their changes come from the environment, not from outside mdr)
+SECRET_PATH = "runtime.secretEnv."
+
+
 def _plan_deployment(
     wanted: DesiredDeployment, current: LiveDeployment | None, options: PlanOptions
 ) -> Change:
@@ -244,7 +249,12 @@ def _plan_deployment(
         TAG_SECRETS, ""
     ) != secrets_tag(wanted)
     if not change.fields and not tags_drifted:
+        change.drift = False  # nothing to do is nobody's drift
         return change
+    if not any(not f.path.startswith(SECRET_PATH) for f in change.fields):
+        # secret values come from the environment at apply: a rotated value there is a wanted change,
+        # even though the manifest (and so the mdr-spec tag) is the same
+        change.drift = False
     change.action = Action.UPDATE
     change.steps = _update_steps(wanted, current, change.fields, tags_drifted)
     if current.lifecycle_state == "NEEDS_ATTENTION":
@@ -398,7 +408,7 @@ def _prune(
             live_id=live_id,
             live_state=str(wire.get("lifecycle_state") or ""),
             fingerprint=simple_fingerprint(live_id, wire),
-            reason="no manifest names it any more",
+            reason=PRUNE_REASON,
             desired=dict(desired_info or {}),
             steps=[
                 Step(f"Untag{kind.value}", "remove mdr's tags; leave it running")
@@ -448,9 +458,14 @@ def _plan_model_cleanup(plan: Plan, desired: DesiredState, live: LiveState, opti
             reverse=True,
         )
         current = wanted.live_id if wanted else None
-        previous = [m for m in active if m.id != current and m.id not in in_use]
         swap = deployment_keys.get(key)
+        freed = _freed_by_swap(plan, live, swap, current)
+        # the model the deployment leaves in this plan is the newest "previous" one: it counts toward
+        # ``keep`` now, so that the plan after this one has nothing left to delete
+        previous = [m for m in active if m.id != current]
         for model in previous[keep:]:
+            if model.id in in_use and model.id not in freed:
+                continue
             if wanted is None:
                 _prune(
                     plan,
@@ -480,6 +495,18 @@ def _plan_model_cleanup(plan: Plan, desired: DesiredState, live: LiveState, opti
                     depends_on=depends,
                 )
             )
+
+
+def _freed_by_swap(plan: Plan, live: LiveState, deployment_key: str | None, current: str | None) -> set[str]:
+    """The model a deployment stops using when this plan points it at another one (after that change)."""
+    change = plan.change(deployment_key) if deployment_key else None
+    if change is None or change.action not in (Action.UPDATE, Action.REPLACE):
+        return set()
+    return {
+        d.model_id
+        for d in live.deployments_by_key().get(deployment_key or "", [])
+        if d.model_id and d.model_id != current
+    }
 
 
 def _check_guards(plan: Plan, desired: DesiredState, options: PlanOptions) -> None:

@@ -293,6 +293,68 @@ def test_old_models_beyond_keep_are_deleted_after_the_swap(root: Path) -> None:
     assert delete.depends_on == []  # nothing to swap first: the deployment already uses the newest
 
 
+@pytest.mark.parametrize("keep", [0, 1, 2])
+def test_a_new_artifact_revision_leaves_exactly_keep_previous_models(root: Path, keep: int) -> None:
+    """The plan that swaps to a new model deletes what is then beyond ``keep``: the next plan is empty."""
+    edit(root, "    artifact: model", f"    artifact: model\n    keep: {keep}")
+    stack = load(root)
+    live = None
+    for revision in range(1, 5):
+        identity = "sha256:" + f"{revision:02d}" * 32
+        if live is not None:
+            plan = plan_for(stack, live, identity=identity)
+            deleted = {
+                c.live_id for c in plan.actionable if c.kind == Kind.MODEL and c.action == Action.DELETE
+            }
+            swap = next(c for c in plan.actionable if c.kind == Kind.DEPLOYMENT)
+            for model_delete in (c for c in plan.actionable if c.action == Action.DELETE):
+                assert swap.id in model_delete.depends_on  # never before the deployment moved off
+            live.models = [m for m in live.models if m.id not in deleted]
+        live = converge(stack, identity=identity, live=live)
+        models = [m for m in live.models if m.lifecycle_state == "ACTIVE"]
+        assert len(models) == min(revision, keep + 1)
+        assert plan_for(stack, live, identity=identity).actionable == []
+
+
+def test_a_plan_with_errors_never_says_no_changes(root: Path) -> None:
+    edit(
+        root,
+        "metadata:\n  name: fraud",
+        "metadata:\n  name: fraud\n  annotations:\n    mdr.io/adopt: "
+        "ocid1.datasciencemodeldeployment.oc1.iad.aaaamissing",
+    )
+    plan = plan_for(load(root), LiveState("risk-prod"))
+    assert plan.errors
+    text = render_text(plan)
+    assert "No changes" not in text
+    assert text.rstrip().endswith("nothing will be applied until they are fixed.")
+
+
+def test_changes_with_nothing_to_do_never_carry_drift(root: Path) -> None:
+    stack = load(root)
+    live = converge(stack)
+    plan = plan_for(stack, live)
+    assert plan.actionable == []
+    assert all(c["drift"] is False for c in plan.to_dict()["changes"])
+
+
+def test_a_secret_rotated_in_the_environment_is_a_wanted_change_not_drift(root: Path) -> None:
+    stack = load(root)
+    live = converge(stack, secret_env={"TEST_API_KEY": "old"})
+    [change] = plan_for(stack, live, secret_env={"TEST_API_KEY": "rotated"}).actionable
+    assert change.action == Action.UPDATE
+    assert [f.path for f in change.fields] == ["runtime.secretEnv.API_KEY"]
+    assert change.drift is False
+
+
+def test_a_hand_edit_beside_a_rotated_secret_is_still_drift(root: Path) -> None:
+    stack = load(root)
+    live = converge(stack, secret_env={"TEST_API_KEY": "old"})
+    live.deployments[0].wire["display_name"] = "changed by hand"
+    [change] = plan_for(stack, live, secret_env={"TEST_API_KEY": "rotated"}).actionable
+    assert change.drift is True
+
+
 def test_duplicate_owned_deployments_stop_the_plan(root: Path) -> None:
     stack = load(root)
     live = converge(stack)

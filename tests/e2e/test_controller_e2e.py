@@ -271,3 +271,75 @@ def test_an_oci_outage_is_reported_and_survived(world: World, tmp_path: Path) ->
         assert config.scaling_policy.instance_count == 2  # the edit made during the outage is applied
     finally:
         assert controller.stop() == 0
+
+
+def _prune_on(stack: Path) -> None:
+    edit(stack / "mdr.yaml", "prune: false", "prune: true")
+
+
+def _deletes(world: World) -> int:
+    return world.emulator.counters().get("DeleteModelDeployment", 0)
+
+
+def test_an_editor_save_never_prunes_but_a_real_removal_does(world: World, tmp_path: Path) -> None:
+    """Truncate-then-write and rename-away-then-back saves look like removals for a moment: never a delete."""
+    stack = copy_example_stack(world.workdir / "manifests")
+    _prune_on(stack)
+    manifest = stack / "churn-container.yaml"
+    text = manifest.read_text()
+    controller = ControllerProcess(world, "manifests", "--interval", "1h", "--prune-settle", "4s")
+    try:
+        eventually(
+            lambda: len(world.deployments()) == 2 and controller.status().get("reconciles", 0) >= 1,
+            what="initial sync",
+        )
+        manifest.write_text("")  # an editor truncates ...
+        time.sleep(1.5)
+        manifest.write_text(text)  # ... and writes 1.5 s later
+        aside = tmp_path / "churn-container.yaml.bak"
+        manifest.rename(aside)  # a save through a backup rename
+        time.sleep(1.5)
+        aside.rename(manifest)
+        time.sleep(6)  # longer than --prune-settle: a deferred prune would have run by now
+        assert _deletes(world) == 0
+        assert len(world.deployments()) == 2
+        manifest.unlink()  # a real removal is pruned once reads --prune-settle apart agree
+        eventually(lambda: len(world.deployments()) == 1, timeout=60, what="real removal pruned")
+        assert _deletes(world) == 1
+    finally:
+        assert controller.stop() == 0
+
+
+def test_a_leader_that_lost_its_lease_stands_by_and_can_lead_again(world: World) -> None:
+    """A paused leader loses its lease: the standby leads and reconciles at once; the old leader, resumed,
+    sends no write, stands by, and leads again when the new leader dies."""
+    stack = copy_example_stack(world.workdir / "manifests")
+    edit(stack / "mdr.yaml", "maxDeletes: 3", "maxDeletes: 3\nlock: {bucket: mdr-locks, ttlSeconds: 15}")
+    first = ControllerProcess(world, "manifests", "--interval", "1h")
+    second: ControllerProcess | None = None
+    try:
+        eventually(
+            lambda: first.status().get("leader") is True and len(world.deployments()) == 2, what="lead"
+        )
+        second = ControllerProcess(world, "manifests", "--interval", "1h")
+        eventually(lambda: second.get("/readyz") == (200, "standby\n"), what="standby")
+        first.process.send_signal(signal.SIGSTOP)
+        eventually(lambda: second.status().get("leader") is True, timeout=60, what="takeover")
+        eventually(
+            lambda: second.status().get("reconciles", 0) >= 1, timeout=10, what="reconcile on taking over"
+        )
+        first.process.send_signal(signal.SIGCONT)
+        eventually(lambda: first.status().get("leader") is False, timeout=30, what="old leader stands by")
+        assert first.process.poll() is None
+        edit(stack / "fraud-scorer.yaml", "  displayName: Fraud scorer", "  displayName: Second leader")
+        eventually(lambda: fraud(world).display_name == "Second leader", what="new leader applies")
+        second.process.kill()
+        second.process.wait()
+        eventually(lambda: first.status().get("leader") is True, timeout=60, what="old leader leads again")
+        edit(stack / "fraud-scorer.yaml", "  displayName: Second leader", "  displayName: First again")
+        eventually(lambda: fraud(world).display_name == "First again", what="writes resume after re-leading")
+    finally:
+        first.process.send_signal(signal.SIGCONT)
+        assert first.stop() == 0
+        if second is not None:
+            second.stop()

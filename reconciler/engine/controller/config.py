@@ -24,6 +24,11 @@ class ControllerConfig:
     listen: tuple[str, int] | None = None
     debounce_ms: int = 500
     budget_rate: float = 10.0
+    #: a prune runs only once the same prune was planned from a tree read at least this long before, so
+    #: an editor's transient save (truncate, then write) never deletes anything
+    prune_settle: float = 10.0
+    #: while owned resources are CREATING/UPDATING/DELETING, look again this soon instead of at --interval
+    settle_poll: float = 15.0
 
 
 @dataclass

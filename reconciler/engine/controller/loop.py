@@ -28,7 +28,6 @@ from reconciler.adapters.manifests import load_stack
 from reconciler.adapters.source import GitSource, LocalSource, Snapshot, SourceError
 from reconciler.core.budget import TokenBucket
 from reconciler.core.errors import Issue, MdrError
-from reconciler.core.plan import Action, Plan
 from reconciler.core.stack import Stack
 from reconciler.core.status import deployment_statuses
 from reconciler.engine.apply import ApplyOptions
@@ -36,11 +35,15 @@ from reconciler.engine.controller.config import Backoff, ControllerConfig, Contr
 from reconciler.engine.controller.endpoints import serve_endpoints
 from reconciler.engine.controller.leadership import wait_for_leadership
 from reconciler.engine.controller.metrics import ControllerMetrics
+from reconciler.engine.controller.selection import ChangeGate
 from reconciler.engine.controller.triggers import watch_source
 from reconciler.engine.validate import artifact_issues
 from reconciler.engine.workflows import compute_plan, execute
 
 log = logging.getLogger("mdr.controller")
+
+#: lifecycle states that end by themselves; the controller looks again soon instead of at --interval
+SETTLING_STATES = frozenset({"CREATING", "UPDATING", "DELETING"})
 
 
 class Controller:
@@ -54,7 +57,7 @@ class Controller:
         self.metrics = ControllerMetrics()
         self.state = ControllerState()
         self._state_lock = threading.Lock()
-        self._backoff: dict[str, Backoff] = {}
+        self.gate = ChangeGate(config.self_heal, config.prune_settle)
         #: whole-reconcile backoff while OCI cannot be reached (retries sooner than --interval)
         self._cloud_backoff = Backoff()
         self._reasons: list[str] = []
@@ -109,17 +112,21 @@ class Controller:
                         "no lock: in mdr.yaml; the stack lock is a local file, so replicas on other "
                         "machines (and CI) are not kept out. Set lock: {bucket: ...} for a shared lease"
                     )
-                if not wait_for_leadership(lock, self.stop, self._on_lead):
-                    return 0
-                self.options.fence = getattr(lock, "lost", None)
-                try:
-                    self._loop(provider, lock)
-                finally:
-                    lock.release()
-                    with self._state_lock:
-                        self.state.leader = False
-                    self.metrics.lease.clear()
-                    log.info("released the stack lock")
+                self._start_watcher()
+                while not self.stop.is_set():
+                    if not wait_for_leadership(lock, self.stop, self._on_lead):
+                        break
+                    self.options.fence = getattr(lock, "lost", None)
+                    try:
+                        self._loop(provider, lock)
+                    finally:
+                        lock.release()
+                        with self._state_lock:
+                            self.state.leader = False
+                        self.metrics.lease.clear()
+                        log.info("released the stack lock")
+                    if not self.stop.is_set():
+                        log.warning("standing by again: this replica lost the stack lock")
         finally:
             if self._server is not None:
                 self._server.shutdown()
@@ -132,7 +139,7 @@ class Controller:
             self.state.holder = lock.holder
         self.metrics.lease.labels(lock.holder).set(1)
 
-    def _loop(self, provider: Provider, lock: StackLock) -> None:
+    def _start_watcher(self) -> None:
         watcher = threading.Thread(
             target=watch_source,
             args=(
@@ -147,23 +154,41 @@ class Controller:
             daemon=True,
         )
         watcher.start()
-        self.request("start")
+
+    def _loop(self, provider: Provider, lock: StackLock) -> None:
+        """Reconcile while leading: at once (a new leader may inherit half-done work), then on triggers."""
+        self.request("leading")
+        lost = getattr(lock, "lost", None)
         while not self.stop.is_set():
-            lost = getattr(lock, "lost", None)
-            if lost is not None and lost.is_set():
-                log.error("lost the stack lease; stopping writes")
-                return
             timeout = self.config.interval * random.uniform(1 - self.config.jitter, 1 + self.config.jitter)
             if self._cloud_backoff.failures:
                 timeout = min(timeout, self._retry_in())
-            if not self.trigger.wait(timeout):
-                self.request("resync")
+            if self.gate.wake_at is not None:
+                timeout = max(0.0, min(timeout, self.gate.wake_at - time.monotonic()))
+            if not self._wait_for_trigger(timeout, lost):
+                self.request("resync" if self.gate.wake_at is None else "settling")
+            self.gate.wake_at = None
+            if lost is not None and lost.is_set():
+                log.error("lost the stack lease; stopping writes")
+                return
             if self.stop.is_set():
                 return
             self.trigger.clear()
             with self._state_lock:
                 reasons, self._reasons = self._reasons, []
             self.reconcile(provider, ", ".join(dict.fromkeys(reasons)) or "resync")
+
+    def _wait_for_trigger(self, timeout: float, lost: threading.Event | None) -> bool:
+        """True when triggered; wakes within a second of losing the lease, so a paused leader that lost it
+        stands by at once instead of at its next trigger."""
+        deadline = time.monotonic() + timeout
+        while not (lost is not None and lost.is_set()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self.trigger.wait(min(1.0, remaining)):
+                return True
+        return True
 
     # -- sources --
 
@@ -211,7 +236,7 @@ class Controller:
             result = compute_plan(stack, provider)
             plan = result.plan
             drift = [c.key for c in plan.actionable if c.drift]
-            selected = self._select(plan)
+            selected = self.gate.select(plan)
             applied_ok = True
             if selected.has_changes:
                 log.info(
@@ -222,14 +247,16 @@ class Controller:
                 now = time.monotonic()
                 for item in apply_result.results:
                     if item.status == "done":
-                        self._backoff.pop(item.key, None)
+                        self.gate.backoff.pop(item.key, None)
                     else:
-                        self._backoff.setdefault(item.key, Backoff()).fail(now)
+                        self.gate.backoff.setdefault(item.key, Backoff()).fail(now)
                         log.error("change failed", extra={"key": item.key, "error": item.message})
                 applied_ok = apply_result.ok
                 if applied_ok:  # what is live now is what the plan wanted
                     result = compute_plan(stack, provider)
             statuses = deployment_statuses(result.plan, result.live, {})
+            if any(d.lifecycle_state in SETTLING_STATES for d in result.live.deployments):
+                self.gate.wake(time.monotonic() + self.config.settle_poll)  # finish what is in flight soon
             self.metrics.set_statuses([(s.name, s.sync, s.health) for s in statuses])
             self.metrics.drift.set(len(drift))
             outcome = "success" if applied_ok and not issues else ("partial" if applied_ok else "failed")
@@ -267,39 +294,11 @@ class Controller:
                 self.state.reconciles += 1
                 self.state.last_reconcile = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 now = time.monotonic()
-                self.state.backoff = {k: round(b.next_attempt - now, 1) for k, b in self._backoff.items()}
+                self.state.backoff = {k: round(b.next_attempt - now, 1) for k, b in self.gate.backoff.items()}
             log.info("reconcile finished", extra={"outcome": outcome, "seconds": round(elapsed, 3)})
 
     def _retry_in(self) -> float:
         return round(max(0.0, self._cloud_backoff.next_attempt - time.monotonic()), 1)
-
-    def _select(self, plan: Plan) -> Plan:
-        """What this run may apply: manifest changes always, drift only with self-heal, nothing in backoff."""
-        now = time.monotonic()
-        chosen = []
-        for change in plan.changes:
-            if change.action == Action.NOOP:
-                chosen.append(change)
-                continue
-            backoff = self._backoff.get(change.key)
-            if backoff is not None and backoff.next_attempt > now:
-                log.info(
-                    "in backoff", extra={"key": change.key, "seconds": round(backoff.next_attempt - now, 1)}
-                )
-                continue
-            if change.drift and not self.config.self_heal:
-                log.warning("drift detected (not corrected without --self-heal)", extra={"key": change.key})
-                continue
-            chosen.append(change)
-        selected = Plan(
-            plan.stack, plan.region, chosen, plan.warnings, plan.errors, plan.complete, plan.created_at
-        )
-        selected.context = plan.context
-        if plan.errors:
-            log.error("plan refused", extra={"errors": plan.errors})
-            selected.changes = [c for c in chosen if c.action == Action.NOOP]
-            selected.errors = []
-        return selected
 
     def _export_api_stats(self, provider: Provider) -> None:
         counts = provider.stats.snapshot()
