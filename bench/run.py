@@ -30,8 +30,7 @@ from oci.data_science import models as dm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reconciler.emulator import Emulator  # noqa: E402
-from reconciler.emulator.state import FaultConfig  # noqa: E402
+from reconciler.emulator import Emulator, FaultConfig  # noqa: E402
 
 COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaabench"
 LATENCY_MS = 20.0

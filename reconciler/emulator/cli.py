@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from reconciler.emulator.server import Emulator
-from reconciler.emulator.state import FaultConfig
+from reconciler.emulator.core.faults import FaultConfig
+from reconciler.emulator.emulator import Emulator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

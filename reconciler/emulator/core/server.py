@@ -1,12 +1,13 @@
 """The emulator's HTTP server: routing, signatures, retry tokens, faults, counters and the admin API.
 
-One ``ThreadingHTTPServer`` serves Data Science, Logging and Object Storage (their base paths differ), the
-predict endpoint of ACTIVE conda deployments, and an unsigned admin API under ``/_emulator/`` for tests and
-benchmarks (counters, faults, health).
+One ``ThreadingHTTPServer`` serves every service's routes (their base paths differ) and an unsigned admin API
+under ``/_emulator/`` for tests and benchmarks (counters, faults, health). It knows no service: ``Emulator``
+(``reconciler.emulator.emulator``) adds them, so that ``core`` imports none of them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import threading
@@ -15,26 +16,45 @@ import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from reconciler.emulator.http import ApiError, Request, Response, Router
-from reconciler.emulator.predict import PredictError, PredictPool
-from reconciler.emulator.services import NAMESPACE, Services, body_hash
-from reconciler.emulator.signing import TENANCY, USER, KeyPair, SignatureError, Verifier
-from reconciler.emulator.state import FaultConfig, State
+from reconciler.emulator.core.errors import ApiError
+from reconciler.emulator.core.faults import FaultConfig
+from reconciler.emulator.core.http import Request, Response, Route, Router, error_response
+from reconciler.emulator.core.signing import TENANCY, USER, KeyPair, SignatureError, Verifier
+from reconciler.emulator.core.store import Store
+from reconciler.emulator.core.workrequests import WorkRequests
 
-ERROR_CODES = {
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-}
 TICK_SECONDS = 0.02
 
 
-class Emulator:
-    """A local OCI (Data Science, Logging, Object Storage) that the unmodified ``oci`` SDK and CLI accept."""
+class Calls:
+    """How many calls each operation got, and how many of them were answered with a fault."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.faulted: Counter[str] = Counter()
+
+    def count(self, operation: str, faulted: bool = False) -> None:
+        with self.lock:
+            self.counts[operation] += 1
+            if faulted:
+                self.faulted[operation] += 1
+
+    def snapshot(self) -> tuple[dict[str, int], dict[str, int]]:
+        with self.lock:
+            return dict(sorted(self.counts.items())), dict(sorted(self.faulted.items()))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.faulted.clear()
+
+
+class Server:
+    """The HTTP side of the emulator, with the store and work requests its services share."""
 
     def __init__(
         self,
@@ -50,29 +70,42 @@ class Emulator:
         self.port = port
         self.region = region
         self.verify_signatures = verify_signatures
-        self.state = State(self.state_dir, region, work_request_seconds)
+        self.store = Store(self.state_dir, region, work_request_seconds)
         self.keys = KeyPair.load_or_create(self.state_dir)
         self.verifier = Verifier.for_state(self.keys, self.state_dir)
+        self.work_requests = WorkRequests(self.store)
         self.router = Router()
-        self.predictions = PredictPool()
-        self._counts: Counter[str] = Counter()
-        self._faulted: Counter[str] = Counter()
-        self._counts_lock = threading.Lock()
+        self.calls = Calls()
         self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self.services: Services | None = None
-        self.state.on_deployment_change = self._deployment_changed
+        self._add_services()
+
+    # -- what a subclass adds its services with --
+
+    def _add_services(self) -> None:
+        """Build the services on ``store`` and ``work_requests`` and add their routes to ``router``."""
+
+    def _served_at(self, url: str) -> None:
+        """Called under the store's lock once the server listens, before it answers anything."""
+
+    def _unrouted(self, request: Request) -> Response | None:
+        """An answer for a path outside the routed OCI API and the admin API; None: route the request."""
+        return None
+
+    def _stopped(self) -> None:
+        """Called once the server no longer answers, before the state is saved a last time."""
 
     # -- lifecycle --
 
-    def start(self) -> Emulator:
+    def start(self) -> Self:
         self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self.services = Services(self.state, self.url)
-        self.services.register(self.router)
+        with self.store.lock:
+            self._served_at(self.url)
         serve = threading.Thread(target=self._server.serve_forever, name="emulator-http", daemon=True)
         ticker = threading.Thread(target=self._tick_loop, name="emulator-lifecycle", daemon=True)
         self._threads = [serve, ticker]
@@ -86,18 +119,18 @@ class Emulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        with self._counts_lock:  # keep-alive connections would otherwise go on being served
+        with self._connections_lock:  # keep-alive connections would otherwise go on being served
             connections, self._connections = set(self._connections), set()
         for connection in connections:
             try:
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # already closed by the client
-        self.predictions.stop_all()
-        with self.state.lock:
-            self.state.save()
+        self._stopped()
+        with self.store.lock:
+            self.store.save()
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc: object) -> None:
@@ -105,8 +138,8 @@ class Emulator:
 
     def _tick_loop(self) -> None:
         while not self._stopping.wait(TICK_SECONDS):
-            with self.state.lock:
-                self.state.tick()
+            with self.store.lock:
+                self.work_requests.tick()
 
     # -- client configuration --
 
@@ -116,16 +149,12 @@ class Emulator:
         return f"http://{host}:{self.port}"
 
     @property
-    def namespace(self) -> str:
-        return NAMESPACE
-
-    @property
     def work_request_seconds(self) -> float:
-        return self.state.work_request_seconds
+        return self.store.work_request_seconds
 
     @work_request_seconds.setter
     def work_request_seconds(self, value: float) -> None:
-        self.state.work_request_seconds = value
+        self.store.work_request_seconds = value
 
     def oci_config(self) -> dict[str, Any]:
         """An SDK config dict whose key the emulator trusts."""
@@ -157,26 +186,22 @@ class Emulator:
 
     @property
     def faults(self) -> FaultConfig:
-        return self.state.faults
+        return self.store.faults
 
     def set_faults(self, faults: FaultConfig) -> None:
-        with self.state.lock:
-            self.state.faults = faults
+        with self.store.lock:
+            self.store.faults = faults
             if faults.seed is not None:
-                self.state.random.seed(faults.seed)
+                self.store.random.seed(faults.seed)
 
     def counters(self) -> dict[str, int]:
-        with self._counts_lock:
-            return dict(sorted(self._counts.items()))
+        return self.calls.snapshot()[0]
 
     def faulted(self) -> dict[str, int]:
-        with self._counts_lock:
-            return dict(sorted(self._faulted.items()))
+        return self.calls.snapshot()[1]
 
     def reset_counters(self) -> None:
-        with self._counts_lock:
-            self._counts.clear()
-            self._faulted.clear()
+        self.calls.reset()
 
     @property
     def mutating_operations(self) -> frozenset[str]:
@@ -186,126 +211,75 @@ class Emulator:
         mutating = self.mutating_operations
         return sum(n for op, n in self.counters().items() if op in mutating)
 
-    def _count(self, operation: str, faulted: bool = False) -> None:
-        with self._counts_lock:
-            self._counts[operation] += 1
-            if faulted:
-                self._faulted[operation] += 1
-
-    def _injected_error(self, operation: str) -> ApiError | None:
-        rates = self.state.faults.error_rates
-        for key in (operation, "*"):
-            for status, probability in (rates.get(key) or {}).items():
-                if self.state.random.random() < probability:
-                    code = ERROR_CODES.get(status, "InternalServerError")
-                    return ApiError(status, code, f"injected fault {status} for {operation}")
-        return None
-
-    def _deployment_changed(self, resource_id: str) -> None:
-        deployment = self.state.data["deployments"].get(resource_id)
-        if deployment is not None and deployment["lifecycleState"] != "ACTIVE":
-            self.predictions.stop(resource_id)
-
     # -- request handling --
 
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/_emulator/"):
             return self._admin(request)
-        if request.path.startswith("/modeldeployment/"):
-            return self._predict(request)
-        matched = self.router.match(request.method, request.path)
-        if matched is None:
-            return _error(
-                ApiError(404, "NotAuthorizedOrNotFound", f"no such API: {request.method} {request.path}")
-            )
-        route, params = matched
-        request.params = {k: unquote(v) for k, v in params.items()}
+        try:
+            unrouted = self._unrouted(request)
+            if unrouted is not None:
+                return unrouted
+            matched = self.router.match(request.method, request.path)
+            if matched is None:
+                raise ApiError(
+                    404, "NotAuthorizedOrNotFound", f"no such API: {request.method} {request.path}"
+                )
+            route, params = matched
+            request.params = {k: unquote(v) for k, v in params.items()}
+            return self._call(route, request)
+        except ApiError as exc:
+            return error_response(exc)
+
+    def _call(self, route: Route, request: Request) -> Response:
+        """A routed OCI call: signature, injected faults, then the handler under the store's lock."""
         if self.verify_signatures and route.signed:
             try:
                 self.verifier.verify(request.method, request.raw_target, request.headers, request.body)
             except SignatureError as exc:
-                self._count(route.operation, faulted=True)
-                return _error(ApiError(401, "NotAuthenticated", f"the request signature is invalid: {exc}"))
-        latency = self.state.faults.latency_ms
+                self.calls.count(route.operation, faulted=True)
+                raise ApiError(401, "NotAuthenticated", f"the request signature is invalid: {exc}") from exc
+        latency = self.store.faults.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)
-        injected = self._injected_error(route.operation)
+        injected = self.store.faults.injected_error(route.operation, self.store.random)
         if injected is not None:
-            self._count(route.operation, faulted=True)
-            return _error(injected)
-        self._count(route.operation)
+            self.calls.count(route.operation, faulted=True)
+            raise injected
+        self.calls.count(route.operation)
         token = request.headers.get("opc-retry-token")
         token_key = f"{route.operation}:{token}" if token and route.mutating else None
-        with self.state.lock:
-            self.state.tick()
+        body_hash = hashlib.sha256(request.body).hexdigest() if token_key is not None else ""
+        with self.store.lock:
+            self.work_requests.tick()
             if token_key is not None:
-                seen = self.state.recall(token_key)
+                seen = self.store.recall(token_key)
                 if seen is not None:
-                    if seen["bodyHash"] != body_hash(request):
-                        return _error(
-                            ApiError(
-                                409, "Conflict", "the opc-retry-token was used with a different request body"
-                            )
+                    if seen["bodyHash"] != body_hash:
+                        raise ApiError(
+                            409, "Conflict", "the opc-retry-token was used with a different request body"
                         )
                     return Response(seen["status"], seen["body"], dict(seen["headers"]))
-            try:
-                response = route.handler(request)
-            except ApiError as exc:
-                return _error(exc)
+            response = route.handler(request)
             if route.mutating:
                 if (
                     token_key is not None
                     and 200 <= response.status < 300
                     and not isinstance(response.body, bytes)
                 ):
-                    self.state.remember(
-                        token_key, body_hash(request), (response.status, response.headers, response.body)
+                    self.store.remember(
+                        token_key, body_hash, (response.status, response.headers, response.body)
                     )
-                self.state.save()
+                self.store.save()
         return response
-
-    def _predict(self, request: Request) -> Response:
-        parts = request.path.strip("/").split("/")
-        if len(parts) != 3 or parts[2] != "predict" or request.method != "POST":
-            return _error(ApiError(404, "NotAuthorizedOrNotFound", "use POST {modelDeploymentUrl}/predict"))
-        deployment_id = parts[1]
-        self._count("Predict")
-        with self.state.lock:
-            deployment = self.state.data["deployments"].get(deployment_id)
-            if deployment is None:
-                return _error(
-                    ApiError(404, "NotAuthorizedOrNotFound", f"model deployment {deployment_id} not found")
-                )
-            if deployment["lifecycleState"] != "ACTIVE":
-                return _error(
-                    ApiError(409, "IncorrectState", f"model deployment is {deployment['lifecycleState']}")
-                )
-            config = deployment["modelDeploymentConfigurationDetails"]
-            environment = config.get("environmentConfigurationDetails") or {}
-            if environment.get("environmentConfigurationType") == "OCIR_CONTAINER":
-                return _error(ApiError(501, "NotImplemented", "the emulator serves conda deployments only"))
-            model_id = config["modelConfigurationDetails"]["modelId"]
-            artifact = self.state.data["artifacts"].get(model_id)
-            if artifact is None:
-                return _error(ApiError(500, "InternalServerError", "the deployed model has no artifact"))
-            content = self.state.get_blob(artifact["blob"])
-        try:
-            payload = request.json()
-            result = self.predictions.predict(deployment_id, model_id, content, payload)
-        except ApiError as exc:
-            return _error(exc)
-        except PredictError as exc:
-            return _error(ApiError(exc.status, "InternalServerError", str(exc)))
-        return Response(200, result)
 
     def _admin(self, request: Request) -> Response:
         path = request.path
         if path == "/_emulator/health":
             return Response(200, {"status": "ok", "url": self.url})
         if path == "/_emulator/counters" and request.method == "GET":
-            return Response(
-                200, {"calls": self.counters(), "faulted": self.faulted(), "mutating": self.mutating_calls()}
-            )
+            calls, faulted = self.calls.snapshot()
+            return Response(200, {"calls": calls, "faulted": faulted, "mutating": self.mutating_calls()})
         if path == "/_emulator/reset-counters" and request.method == "POST":
             self.reset_counters()
             return Response(200, {"status": "ok"})
@@ -314,19 +288,17 @@ class Emulator:
                 try:
                     self.set_faults(FaultConfig.from_dict(request.json_object()))
                 except (ValueError, TypeError) as exc:
-                    return _error(ApiError(400, "InvalidParameter", f"bad fault configuration: {exc}"))
+                    return error_response(
+                        ApiError(400, "InvalidParameter", f"bad fault configuration: {exc}")
+                    )
             return Response(200, self.faults.to_dict())
         if path == "/_emulator/work-request-seconds" and request.method == "POST":
             self.work_request_seconds = float(request.json_object().get("seconds", 0.2))
             return Response(200, {"seconds": self.work_request_seconds})
-        return _error(ApiError(404, "NotAuthorizedOrNotFound", f"no admin endpoint {path}"))
+        return error_response(ApiError(404, "NotAuthorizedOrNotFound", f"no admin endpoint {path}"))
 
 
-def _error(exc: ApiError) -> Response:
-    return Response(exc.status, {"code": exc.code, "message": exc.message})
-
-
-def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+def _handler_for(emulator: Server) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "mdr-emulator"
@@ -340,11 +312,11 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
-            with emulator._counts_lock:
+            with emulator._connections_lock:
                 emulator._connections.add(self.connection)
 
         def finish(self) -> None:
-            with emulator._counts_lock:
+            with emulator._connections_lock:
                 emulator._connections.discard(self.connection)
             super().finish()
 
@@ -370,7 +342,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             try:
                 response = emulator.handle(request)
             except Exception as exc:  # the HTTP boundary: answer 500 rather than drop the connection
-                response = _error(ApiError(500, "InternalServerError", f"emulator error: {exc!r}"))
+                response = error_response(ApiError(500, "InternalServerError", f"emulator error: {exc!r}"))
             self._send(response, headers.get("opc-request-id"))
 
         def _send(self, response: Response, request_id: str | None) -> None:

@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.emulator.core.errors import ApiError
+from reconciler.emulator.core.http import Request, Response
+from reconciler.emulator.datascience.backend import DeploymentsBackend
+
 WORKER = r"""
 import inspect, json, os, sys, traceback
 root = sys.argv[1]
@@ -133,3 +137,39 @@ class PredictPool:
         with self._lock:
             for deployment_id in list(self._workers):
                 self._stop(deployment_id)
+
+
+class Serving:
+    """``/modeldeployment/{id}/predict``: unsigned, outside the routed API, answered by a worker process."""
+
+    def __init__(self, deployments: DeploymentsBackend) -> None:
+        self.deployments = deployments
+        self.pool = PredictPool()
+        deployments.on_change = self._deployment_changed
+
+    @staticmethod
+    def target(request: Request) -> str:
+        """The deployment a predict call is for; any other call under /modeldeployment/ is a 404."""
+        parts = request.path.strip("/").split("/")
+        if len(parts) != 3 or parts[2] != "predict" or request.method != "POST":
+            raise ApiError(404, "NotAuthorizedOrNotFound", "use POST {modelDeploymentUrl}/predict")
+        return parts[1]
+
+    def predict(self, deployment_id: str, request: Request) -> Response:
+        """Run the deployment's score.py on the request body; the model runs outside the store's lock."""
+        with self.deployments.store.lock:
+            model_id, content = self.deployments.served_model(deployment_id)
+        payload = request.json()
+        try:
+            result = self.pool.predict(deployment_id, model_id, content, payload)
+        except PredictError as exc:
+            raise ApiError(exc.status, "InternalServerError", str(exc)) from exc
+        return Response(200, result)
+
+    def _deployment_changed(self, deployment_id: str) -> None:
+        deployment = self.deployments.deployments.get(deployment_id)
+        if deployment is not None and deployment["lifecycleState"] != "ACTIVE":
+            self.pool.stop(deployment_id)
+
+    def stop(self) -> None:
+        self.pool.stop_all()

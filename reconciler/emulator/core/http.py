@@ -1,4 +1,4 @@
-"""Request/response types, OCI error bodies and the route table shared by the emulator's services."""
+"""Request/response types, the route table and the wire helpers shared by the emulator's services."""
 
 from __future__ import annotations
 
@@ -9,35 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from reconciler.emulator.core.errors import ApiError, invalid, missing
 
-class ApiError(Exception):
-    """An OCI error answer: ``{"code", "message"}`` with an HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "NotAuthorizedOrNotFound", f"{what} not found or not authorized")
-
-
-def invalid(message: str) -> ApiError:
-    return ApiError(400, "InvalidParameter", message)
-
-
-def missing(field_name: str) -> ApiError:
-    return ApiError(400, "MissingParameter", f"{field_name} is required")
-
-
-def incorrect_state(message: str) -> ApiError:
-    return ApiError(409, "IncorrectState", message)
-
-
-def conflict(message: str) -> ApiError:
-    return ApiError(409, "Conflict", message)
+__all__ = ["ApiError", "Request", "Response", "Route", "Router"]
 
 
 @dataclass
@@ -63,6 +37,17 @@ class Request:
         if not isinstance(data, dict):
             raise invalid("the request body must be a JSON object")
         return data
+
+    @property
+    def if_match(self) -> str | None:
+        return self.headers.get("if-match")
+
+    def compartment(self) -> str:
+        """The ``compartmentId`` that every OCI list call requires."""
+        compartment = self.query.get("compartmentId")
+        if not compartment:
+            raise missing("compartmentId")
+        return compartment
 
     @staticmethod
     def parse_query(raw: str) -> dict[str, str]:
@@ -120,6 +105,24 @@ class Router:
         return frozenset(r.operation for r in self.routes if r.mutating)
 
 
+def error_response(exc: ApiError) -> Response:
+    return Response(exc.status, {"code": exc.code, "message": exc.message})
+
+
+def public(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource as the wire shows it: keys starting with ``_`` are the emulator's own bookkeeping."""
+    return {k: v for k, v in resource.items() if not k.startswith("_")}
+
+
+def with_etag(resource: dict[str, Any], status: int = 200) -> Response:
+    return Response(status, public(resource), {"etag": resource["_etag"]})
+
+
+def accepted(work_request_id: str) -> Response:
+    """202 with the work request that will finish the job: the answer of every asynchronous operation."""
+    return Response(202, None, {"opc-work-request-id": work_request_id})
+
+
 def paginate(items: list[Any], request: Request, default_limit: int = 100) -> Response:
     """Bare JSON array; ``opc-next-page`` only when more items remain (never empty)."""
     try:
@@ -134,3 +137,22 @@ def paginate(items: list[Any], request: Request, default_limit: int = 100) -> Re
     if start + limit < len(items):
         headers["opc-next-page"] = str(start + limit)
     return Response(200, page, headers)
+
+
+def sorted_page(items: list[dict[str, Any]], request: Request, default: str = "timeCreated") -> Response:
+    """Sort, cut the requested page, and copy only that page's items (listing stays linear in N)."""
+    sort_by = request.query.get("sortBy") or default
+    order = request.query.get("sortOrder") or ("DESC" if sort_by == "timeCreated" else "ASC")
+    items = sorted(items, key=lambda r: (str(r.get(sort_by, "")), r.get("id", "")), reverse=order == "DESC")
+    response = paginate(items, request)
+    response.body = [public(r) for r in response.body]
+    return response
+
+
+def filtered(items: list[dict[str, Any]], request: Request, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Keep the items whose field equals each query parameter of ``names`` that the request sets."""
+    for name in names:
+        value = request.query.get(name)
+        if value:
+            items = [r for r in items if str(r.get(name)) == value]
+    return items

@@ -1,0 +1,61 @@
+"""Faults injected on purpose, for tests and benchmarks: latency, error answers, failed work requests."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from reconciler.emulator.core.errors import ApiError
+
+ERROR_CODES = {
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+}
+
+
+@dataclass
+class FaultConfig:
+    """Faults injected on purpose, for tests and benchmarks."""
+
+    latency_ms: float = 0.0
+    #: operation name (or "*") -> {HTTP status: probability}, e.g. {"*": {429: 0.1, 500: 0.05}}
+    error_rates: dict[str, dict[int, float]] = field(default_factory=dict)
+    #: probability that a work request ends FAILED (with an error in /errors)
+    fail_work_requests: float = 0.0
+    #: deployments of these models end FAILED
+    fail_deployments_for_models: set[str] = field(default_factory=set)
+    seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fail_deployments_for_models"] = sorted(self.fail_deployments_for_models)
+        data["error_rates"] = {
+            op: {str(k): v for k, v in rates.items()} for op, rates in self.error_rates.items()
+        }
+        return data
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> FaultConfig:
+        rates = {
+            op: {int(status): float(p) for status, p in values.items()}
+            for op, values in (data.get("error_rates") or {}).items()
+        }
+        return FaultConfig(
+            latency_ms=float(data.get("latency_ms", 0.0)),
+            error_rates=rates,
+            fail_work_requests=float(data.get("fail_work_requests", 0.0)),
+            fail_deployments_for_models=set(data.get("fail_deployments_for_models") or []),
+            seed=data.get("seed"),
+        )
+
+    def injected_error(self, operation: str, dice: random.Random) -> ApiError | None:
+        """The error this call answers with, if the configured rates say so (the operation's, then "*")."""
+        for key in (operation, "*"):
+            for status, probability in (self.error_rates.get(key) or {}).items():
+                if dice.random() < probability:
+                    code = ERROR_CODES.get(status, "InternalServerError")
+                    return ApiError(status, code, f"injected fault {status} for {operation}")
+        return None

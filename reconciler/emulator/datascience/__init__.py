@@ -1,0 +1,1 @@
+"""Data Science (/20190101): projects, models and their artifacts, model deployments, and predict."""

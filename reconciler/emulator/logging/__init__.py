@@ -1,0 +1,1 @@
+"""Logging management (/20200531): log groups and logs, created and deleted through work requests."""

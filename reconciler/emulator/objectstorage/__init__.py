@@ -1,0 +1,1 @@
+"""Object Storage (/n): one namespace, objects with conditional writes, multipart uploads."""
