@@ -35,7 +35,9 @@ def _rss_mb() -> float:
 
 
 def per_resource_reader(ids: list[str], workers: int) -> LiveReader:
-    def read(provider: Any, stack: str, compartments: set[str], log_group_names: set[str]) -> LiveState:
+    def read(
+        provider: Any, stack: str, compartments: set[str], log_group_names: set[str], group_ids: list[str]
+    ) -> LiveState:
         ds = provider.data_science
 
         def get(deployment_id: str) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def per_resource_reader(ids: list[str], workers: int) -> LiveReader:
                 records = list(pool.map(get, ids))
         for record in records:
             add_deployment(state, record)
-        read_models_and_logs(provider, state, compartments, log_group_names)
+        read_models_and_logs(provider, state, compartments, log_group_names, set(group_ids))
         return state
 
     return read

@@ -13,6 +13,7 @@ from typing import Any
 
 import oci
 
+from reconciler.adapters.cloud_errors import NotFound
 from reconciler.core.live import (
     LOGGING_GONE,
     LiveLog,
@@ -29,11 +30,18 @@ def wire_of(item: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
 
 
-def read_live(provider: Any, stack: str, compartments: Iterable[str], log_group_names: set[str]) -> LiveState:
+def read_live(
+    provider: Any,
+    stack: str,
+    compartments: Iterable[str],
+    log_group_names: set[str],
+    log_group_ids: Iterable[str] = (),
+) -> LiveState:
     """Read this stack's live state with paginated list calls only (see the module docstring for costs).
 
-    ``log_group_names`` are the groups the manifests name: their logs are listed even when another stack or
-    a person owns the group, so that an existing log is reused instead of duplicated.
+    ``log_group_names`` and ``log_group_ids`` are the groups the manifests name or reference: their logs
+    are listed even when another stack or a person owns the group, so that an existing log is reused
+    instead of duplicated (a group given by id may live in a compartment no manifest names).
     """
     ds = provider.data_science
     state = LiveState(stack)
@@ -41,7 +49,9 @@ def read_live(provider: Any, stack: str, compartments: Iterable[str], log_group_
     # deployment pages must be read one after the other; models and logs are read meanwhile (they fill
     # other lists of the state, so the two threads never touch the same list)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        others = pool.submit(read_models_and_logs, provider, state, compartments, log_group_names)
+        others = pool.submit(
+            read_models_and_logs, provider, state, compartments, log_group_names, set(log_group_ids)
+        )
         for compartment in compartments:
             for item in provider.list_all("ListModelDeployments", ds.list_model_deployments, compartment):
                 add_deployment(state, wire_of(item))
@@ -51,10 +61,15 @@ def read_live(provider: Any, stack: str, compartments: Iterable[str], log_group_
 
 
 def read_models_and_logs(
-    provider: Any, state: LiveState, compartments: Iterable[str], log_group_names: set[str]
+    provider: Any,
+    state: LiveState,
+    compartments: Iterable[str],
+    log_group_names: set[str],
+    log_group_ids: set[str] | None = None,
 ) -> None:
     """Models, log groups and their logs: what a plan needs besides the deployments themselves."""
     stack = state.stack
+    ids = log_group_ids or set()
     for compartment in sorted(set(compartments)):
         for item in provider.list_all("ListModels", provider.data_science.list_models, compartment):
             wire = wire_of(item)
@@ -65,20 +80,31 @@ def read_models_and_logs(
         for item in groups:
             wire = wire_of(item)
             owned = Owned.from_tags(wire.get("freeform_tags"), stack)
-            if owned.key is None and wire.get("display_name") not in log_group_names:
+            if (
+                owned.key is None
+                and wire.get("display_name") not in log_group_names
+                and wire["id"] not in ids
+            ):
                 continue
             if wire.get("lifecycle_state") in LOGGING_GONE:
                 continue
             group = LiveLogGroup(wire["id"], owned.key, wire.get("display_name") or "", compartment, wire)
             state.log_groups.append(group)
-            for log_item in provider.list_all("ListLogs", provider.logging.list_logs, group.id):
-                log_wire = wire_of(log_item)
-                if log_wire.get("lifecycle_state") in LOGGING_GONE:
-                    continue
-                log_owned = Owned.from_tags(log_wire.get("freeform_tags"), stack)
-                state.logs.append(
-                    LiveLog(
-                        log_wire["id"], log_owned.key, group.id, log_wire.get("display_name") or "", log_wire
-                    )
-                )
+            _read_logs(provider, state, group.id)
+    for group_id in sorted(ids - {g.id for g in state.log_groups}):
+        try:  # a group referenced by id from a compartment the stack does not list
+            _read_logs(provider, state, group_id)
+        except NotFound:
+            continue  # the create of its logs will say so, at the manifest's deployment
     state.api_calls = provider.stats.snapshot()
+
+
+def _read_logs(provider: Any, state: LiveState, group_id: str) -> None:
+    for log_item in provider.list_all("ListLogs", provider.logging.list_logs, group_id):
+        log_wire = wire_of(log_item)
+        if log_wire.get("lifecycle_state") in LOGGING_GONE:
+            continue
+        owned = Owned.from_tags(log_wire.get("freeform_tags"), state.stack)
+        state.logs.append(
+            LiveLog(log_wire["id"], owned.key, group_id, log_wire.get("display_name") or "", log_wire)
+        )

@@ -52,7 +52,8 @@ def _dotted(parts: Iterable[Any]) -> str:
     return out
 
 
-def _is_under(path: str, prefixes: Iterable[str]) -> bool:
+def is_under(path: str, prefixes: Iterable[str]) -> bool:
+    """``path`` is one of ``prefixes`` or inside one of them (``policy.ignore`` and secret paths)."""
     return any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in prefixes)
 
 
@@ -87,9 +88,9 @@ def diff(
             else:
                 before, after = _leaf(level.t1), _leaf(level.t2)
             path = _dotted(parts)
-            if not path or _is_under(path, ignored) or before == after:
+            if not path or is_under(path, ignored) or before == after:
                 continue
-            changes[path] = FieldChange(path, before, after, _is_under(path, SECRET_PREFIXES))
+            changes[path] = FieldChange(path, before, after, is_under(path, SECRET_PREFIXES))
     return sorted(changes.values(), key=lambda c: c.path)
 
 

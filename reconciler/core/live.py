@@ -129,6 +129,8 @@ class LiveState:
     adoptable: dict[str, LiveDeployment] = field(default_factory=dict)
     #: deployments other stacks own, by OCID -> stack (so that adopting one is refused by name)
     foreign: dict[str, str] = field(default_factory=dict)
+    #: models that deployments this stack does not own run (an orphaned one, another team's): never deleted
+    models_used_elsewhere: set[str] = field(default_factory=set)
     api_calls: dict[str, int] = field(default_factory=dict)
     _index: LiveIndex | None = field(default=None, repr=False, compare=False)
 
@@ -192,6 +194,9 @@ def add_deployment(state: LiveState, wire: dict[str, Any]) -> None:
         state.deployments.append(LiveDeployment(wire["id"], owned.key, wire))
         return
     state.unowned_deployments += 1
+    model_id = LiveDeployment(wire["id"], None, wire).model_id
+    if model_id:
+        state.models_used_elsewhere.add(model_id)
     if owned.stack is None:
         state.adoptable[wire["id"]] = LiveDeployment(wire["id"], None, wire)
     else:

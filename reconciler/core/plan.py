@@ -125,6 +125,8 @@ class Change:
     live_state: str | None = None
     #: what apply needs to build request bodies (secret values never: only their environment sources)
     desired: dict[str, Any] = field(default_factory=dict)
+    #: differences ``policy.ignore`` keeps mdr from acting on (shown, never applied; secrets redacted)
+    ignored: list[FieldChange] = field(default_factory=list)
 
     @property
     def is_prune(self) -> bool:
@@ -144,6 +146,7 @@ class Change:
             "degraded": self.degraded,
             "drift": self.drift,
             "fields": [f.to_dict() for f in self.fields],
+            "ignored": [f.to_dict() for f in self.ignored],
             "steps": [s.to_dict() for s in self.steps],
             "dependsOn": list(self.depends_on),
             "fingerprint": self.fingerprint,
@@ -168,6 +171,10 @@ class Change:
             drift=bool(data.get("drift")),
             live_state=data.get("liveState"),
             desired=dict(data.get("desired") or {}),
+            ignored=[
+                FieldChange(f["path"], f["before"], f["after"], f["sensitive"])
+                for f in data.get("ignored") or []
+            ],
         )
 
 

@@ -87,7 +87,9 @@ def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
     def paint(text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if colour and code != "0" else text
 
-    lines: list[str] = []
+    lines = [f"# {note}" for note in ignored_notes(plan)]
+    if lines:
+        lines.append("")
     for change in plan.actionable:
         symbol = SYMBOLS[change.action]
         lines.append(paint(f"{symbol} {_title(change)}", COLOURS[change.action]))
@@ -134,6 +136,15 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan.to_dict(), indent=2, sort_keys=False) + "\n"
 
 
+def ignored_notes(plan: Plan) -> list[str]:
+    """One line per difference ``policy.ignore`` keeps mdr from applying: silence would mislead."""
+    return [
+        f"ignored by policy.ignore (not applied): {change.kind.value} {change.name}: {_field_line(f)[2:]}"
+        for change in plan.changes
+        for f in change.ignored
+    ]
+
+
 def render_markdown(plan: Plan) -> str:
     """A pull-request comment: a summary line, then one collapsible section per change."""
     icon = ":warning:" if plan.errors else (":memo:" if plan.has_changes else ":white_check_mark:")
@@ -147,7 +158,9 @@ def render_markdown(plan: Plan) -> str:
         lines.append(f"> :x: **error:** {error}")
     for warning in plan.warnings:
         lines.append(f"> :warning: {warning}")
-    if plan.errors or plan.warnings:
+    notes = ignored_notes(plan)
+    lines.extend(f"> :information_source: {note}" for note in notes)
+    if plan.errors or plan.warnings or notes:
         lines.append("")
     for change in plan.actionable:
         lines.append("<details>")

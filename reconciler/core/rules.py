@@ -19,7 +19,7 @@ from reconciler.core.canonical import (
     deployment_from_wire,
 )
 from reconciler.core.desired import SUSPEND_ANNOTATION, DesiredDeployment, DesiredModel, DesiredState
-from reconciler.core.diff import FieldChange, diff
+from reconciler.core.diff import FieldChange, diff, is_under
 from reconciler.core.live import GONE_STATES, LiveDeployment, LiveState
 from reconciler.core.manifest import ADOPT_ANNOTATION
 from reconciler.core.plan import (
@@ -156,9 +156,15 @@ def _plan_logs(plan: Plan, desired: DesiredState, live: LiveState, options: Plan
             )
 
 
+def _suspended_models(desired: DesiredState) -> set[str]:
+    """Model keys of suspended deployments: a suspended deployment gets no write at all, models included."""
+    return {f"Model/{d.name}" for d in desired.deployments.values() if d.suspended}
+
+
 def _plan_models(plan: Plan, desired: DesiredState) -> None:
+    suspended = _suspended_models(desired)
     for model in desired.models.values():
-        if model.live_id is not None:
+        if model.live_id is not None or model.key in suspended:
             continue
         upload = "ExportModelArtifact" if model.artifact_path is None else "UploadModelArtifact"
         plan.changes.append(
@@ -233,9 +239,12 @@ def _plan_deployment(
     secret_names = set(wanted.canonical["runtime"]["secretEnv"]) | current.secret_names
     live_canonical = deployment_from_wire(current.wire, secret_names, options.salt)
     target = _resolve_unknown_secrets(wanted.canonical, live_canonical)
-    change.fields = diff(live_canonical, target, ignore=wanted.policy.ignore)
+    every = diff(live_canonical, target)
+    ignore = wanted.policy.ignore
+    change.fields = [f for f in every if not is_under(f.path, ignore)]
+    change.ignored = [f.redacted() for f in every if is_under(f.path, ignore)]
     paths = {f.path for f in change.fields}
-    replace_reason = _replace_reason(current, paths, live_canonical, target)
+    replace_reason = _replace_reason(current, paths, live_canonical, target, ignore)
     if replace_reason is not None:
         change.action = Action.REPLACE
         change.reason = replace_reason
@@ -300,12 +309,19 @@ def _resolve_unknown_secrets(desired: dict[str, Any], live: dict[str, Any]) -> d
 
 
 def _replace_reason(
-    current: LiveDeployment, paths: set[str], live: dict[str, Any], desired: dict[str, Any]
+    current: LiveDeployment,
+    paths: set[str],
+    live: dict[str, Any],
+    desired: dict[str, Any],
+    ignore: list[str],
 ) -> str | None:
+    """Why the deployment must be deleted and created again, or None; ``policy.ignore`` applies here too."""
     if current.lifecycle_state == "FAILED":
         return "the live deployment is FAILED; it is deleted and created again"
     if "projectId" in paths:
         return "projectId cannot be changed in place"
+    if is_under("infrastructure.subnetId", ignore):
+        return None
     if live["infrastructure"]["subnetId"] and not desired["infrastructure"]["subnetId"]:
         return "custom networking (subnetId) cannot be changed back to default networking in place"
     return None
@@ -441,10 +457,13 @@ def _plan_model_cleanup(plan: Plan, desired: DesiredState, live: LiveState, opti
     deleting = {c.live_id for c in plan.changes if c.kind == Kind.DEPLOYMENT and c.action == Action.DELETE}
     in_use = {
         d.model_id for d in live.deployments if d.lifecycle_state not in GONE_STATES and d.id not in deleting
-    }
+    } | live.models_used_elsewhere  # an orphaned (or anyone's) deployment keeps the model it runs
+    suspended = _suspended_models(desired)
     wanted_by_key = {m.key: m for m in desired.models.values()}
     deployment_keys = {f"Model/{d.name}": d.key for d in desired.deployments.values()}
     for key, models in sorted(live.models_by_key().items()):
+        if key in suspended:
+            continue
         wanted = wanted_by_key.get(key)
         name = key.split("/", 1)[-1]
         if wanted is None and (

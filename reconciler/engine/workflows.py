@@ -84,7 +84,7 @@ def secret_values(deployment: LoadedDeployment) -> dict[str, str | None]:
     }
 
 
-LiveReader = Callable[[Any, str, set[str], set[str]], LiveState]
+LiveReader = Callable[[Any, str, set[str], set[str], list[str]], LiveState]
 
 
 def compute_plan(
@@ -106,8 +106,16 @@ def compute_plan(
         for d in stack.deployments
         if d.manifest.spec.logging and d.manifest.spec.logging.logGroup.name
     }
+    group_ids = sorted(
+        {
+            d.manifest.spec.logging.logGroup.id
+            for d in stack.deployments
+            if d.manifest.spec.logging and d.manifest.spec.logging.logGroup.id
+        }
+    )
     identities = artifact_identities(stack, provider)
-    live = (reader or read_live)(provider, config.stack, compartments, {g for g in log_groups if g})
+    read = reader or read_live
+    live = read(provider, config.stack, compartments, {g for g in log_groups if g}, group_ids)
     salt = secrets.token_hex(16)
     values = {d.name: secret_values(d) for d in stack.deployments}
     try:
@@ -125,6 +133,7 @@ def compute_plan(
     plan.context = {
         "compartments": sorted(compartments),
         "logGroupNames": sorted(g for g in log_groups if g),
+        "logGroupIds": group_ids,
         "lock": config.lock.model_dump() if config.lock else None,
         "artifacts": config.artifacts.model_dump() if config.artifacts else None,
     }
@@ -184,7 +193,11 @@ def apply_saved_plan(
     options.fence = getattr(lock, "lost", None)
     with held(lock, lock_timeout):
         live = read_live(
-            provider, plan.stack, context.get("compartments", []), set(context.get("logGroupNames", []))
+            provider,
+            plan.stack,
+            context.get("compartments", []),
+            set(context.get("logGroupNames", [])),
+            context.get("logGroupIds", []),
         )
         problems = stale_changes(plan, live)
         if problems:

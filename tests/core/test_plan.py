@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.planning import COMPARTMENT, DEPLOYMENT, converge, load, new_id, plan_for, write_stack
 
-from reconciler.core.live import LiveDeployment, LiveState
+from reconciler.core.live import LiveDeployment, LiveState, add_deployment
 from reconciler.core.plan import Action, Kind, Plan
 from reconciler.core.render import render_json, render_markdown, render_text
 
@@ -203,6 +203,40 @@ def test_ignored_paths_hide_drift(root: Path) -> None:
     assert not plan_for(stack, live).has_changes
 
 
+def test_an_ignored_hand_set_subnet_never_causes_a_replace(root: Path) -> None:
+    """``subnetId`` set by hand is allowed in place; with ``ignore: [infrastructure]`` mdr must not
+    delete and re-create the deployment (new OCID, new URL) to take it away."""
+    edit(
+        root,
+        "  displayName: fraud display",
+        "  displayName: fraud display\n  policy: {ignore: [infrastructure]}",
+    )
+    stack = load(root)
+    live = converge(stack)
+    config = live.deployments[0].wire["model_deployment_configuration_details"]["model_configuration_details"]
+    config["instance_configuration"]["subnet_id"] = "ocid1.subnet.oc1.iad.aaaabyhand"
+    plan = plan_for(stack, live)
+    assert plan.actionable == []
+    assert "infrastructure.subnetId" in render_text(plan)
+
+
+def test_a_manifest_edit_to_an_ignored_path_is_shown_not_silently_dropped(root: Path) -> None:
+    edit(
+        root,
+        "  displayName: fraud display",
+        "  displayName: fraud display\n  policy: {ignore: [infrastructure.replicas]}",
+    )
+    live = converge(load(root))
+    edit(root, "    replicas: 1", "    replicas: 2")
+    plan = plan_for(load(root), live)
+    assert plan.actionable == []
+    assert (
+        "ignored by policy.ignore (not applied): ModelDeployment fraud: infrastructure.replicas: 1 -> 2"
+        in (render_text(plan))
+    )
+    assert "infrastructure.replicas" in render_markdown(plan)
+
+
 def test_unowned_deployments_never_appear(root: Path) -> None:
     stack = load(root)
     live = converge(stack)
@@ -353,6 +387,40 @@ def test_a_hand_edit_beside_a_rotated_secret_is_still_drift(root: Path) -> None:
     live.deployments[0].wire["display_name"] = "changed by hand"
     [change] = plan_for(stack, live, secret_env={"TEST_API_KEY": "rotated"}).actionable
     assert change.drift is True
+
+
+def test_an_orphaned_deployment_keeps_its_model_in_every_later_plan(root: Path) -> None:
+    (root / "other.yaml").write_text(
+        DEPLOYMENT.format(name="other").replace(
+            "  displayName: other display", "  displayName: other display\n  policy: {deletion: Orphan}"
+        )
+    )
+    live = converge(load(root))
+    (root / "other.yaml").unlink()
+    stack = load(root)
+    [orphan] = [c for c in plan_for(stack, live, prune=True).actionable if c.action == Action.ORPHAN]
+    # apply untags it: from now on it is nobody's deployment, still running its model
+    [deployment] = [d for d in live.deployments if d.id == orphan.live_id]
+    live.deployments.remove(deployment)
+    untagged = {**deployment.wire, "id": deployment.id, "freeform_tags": {}}
+    add_deployment(live, untagged)
+    live.reindex()
+    plan = plan_for(stack, live, prune=True)
+    deleted = {c.live_id for c in plan.actionable if c.kind == Kind.MODEL and c.action == Action.DELETE}
+    assert deployment.model_id not in deleted
+
+
+def test_a_suspended_deployment_gets_no_model_writes(root: Path) -> None:
+    edit(root, "    artifact: model", "    artifact: model\n    keep: 0")
+    stack = load(root)
+    live = converge(stack, identity="sha256:" + "01" * 32)
+    live = converge(stack, identity="sha256:" + "02" * 32, live=live)  # an old model beyond keep: 0
+    edit(
+        root, "metadata:\n  name: fraud", "metadata:\n  name: fraud\n  annotations: {mdr.io/suspend: 'true'}"
+    )
+    plan = plan_for(load(root), live, identity="sha256:" + "03" * 32)  # and a new artifact
+    assert [c for c in plan.actionable if c.kind in (Kind.MODEL, Kind.DEPLOYMENT)] == []
+    assert any("suspended" in w for w in plan.warnings)
 
 
 def test_duplicate_owned_deployments_stop_the_plan(root: Path) -> None:
