@@ -17,8 +17,10 @@ from support.world import EXAMPLE_COMPARTMENT, World, edit
 CANARY = "canary-9f3a77d1-secret"
 
 
-def _apply(world: World, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return world.mdr("apply", "manifests", "--auto-approve", *args, env=env)
+def _apply(
+    world: World, *args: str, env: dict[str, str] | None = None, crash_at: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return world.mdr("apply", "manifests", "--auto-approve", *args, env=env, crash_at=crash_at)
 
 
 def test_example_stack_applies_from_empty_cloud_and_second_plan_is_empty(world: World, stack: Path) -> None:
@@ -114,7 +116,7 @@ def test_saved_plan_applies_from_another_checkout(world: World, stack: Path, tmp
     ],
 )
 def test_crash_after_create_then_rerun_leaves_no_duplicate(world: World, stack: Path, point: str) -> None:
-    crashed = _apply(world, env={"MDR_CRASH_AT": point})
+    crashed = _apply(world, crash_at=point)
     assert crashed.returncode == -9, crashed.stdout + crashed.stderr
     rerun = _apply(world)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

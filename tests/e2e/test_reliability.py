@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from reconciler.emulator.state import FaultConfig
 from support.reliability import Bystanders, assert_converged, owned, write_many
 from support.world import World, copy_example_stack, edit
 
 from reconciler.emulator import Emulator
+from reconciler.emulator.state import FaultConfig
 
 STACK = "risk-prod"
 EXAMPLE_NAMES = {"fraud-scorer", "churn-api"}
@@ -57,7 +57,7 @@ def apply(world: World, *args: str, env: dict[str, str] | None = None) -> tuple[
 @dataclass(frozen=True)
 class Crash:
     scenario: str  # create | update | deactivate | delete
-    point: str  # MDR_CRASH_AT value
+    point: str  # where crash_mdr.py kills the apply (see tests/support/crash_mdr.py)
     restart: bool = False  # restart the emulator between the crash and the re-run
 
     @property
@@ -133,9 +133,7 @@ def test_sigkill_then_rerun_converges_without_duplicates_or_leaks(
 ) -> None:
     bystanders = Bystanders.create(world)
     names, args = _prepare(world, crash.scenario)
-    crashed = world.mdr(
-        "apply", "manifests", "--auto-approve", *args, env={"MDR_CRASH_AT": crash.point}, timeout=300
-    )
+    crashed = world.mdr("apply", "manifests", "--auto-approve", *args, crash_at=crash.point, timeout=300)
     assert crashed.returncode == -9, f"never reached {crash.point}:\n{crashed.stdout}\n{crashed.stderr}"
     if crash.restart:
         world.restart_emulator()

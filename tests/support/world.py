@@ -14,6 +14,7 @@ import oci
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests"
+CRASH_ENTRY = Path(__file__).resolve().parent / "crash_mdr.py"  # mdr with a crash point armed
 EXAMPLE_PROJECT = "ocid1.datascienceproject.oc1.iad.aaaaaaaariskprod"
 EXAMPLE_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaariskprod"
 
@@ -46,11 +47,18 @@ class World:
         return ["--endpoint", self.emulator.url, "--config-file", str(self.config_file)]
 
     def mdr(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        crash_at: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``mdr`` in a subprocess against this emulator, as a user (or CI) would."""
+        """Run ``mdr`` in a subprocess against this emulator, as a user (or CI) would.
+
+        ``crash_at`` runs it through ``crash_mdr.py``, which SIGKILLs it at that crash point."""
         full_env = {**os.environ, "MDR_STATE_DIR": str(self.workdir / ".mdr"), "NO_COLOR": "1", **(env or {})}
-        command = [sys.executable, "-m", "reconciler", *args]
+        entry = ["-m", "reconciler"] if crash_at is None else [str(CRASH_ENTRY), crash_at]
+        command = [sys.executable, *entry, *args]
         if args and args[0] in ("plan", "apply", "status", "rollback", "unlock"):
             command += self.target_args()
         return subprocess.run(

@@ -1,0 +1,246 @@
+"""Model deployments: each planned step (create, update per option group, activate/deactivate, move,
+delete, untag) is one write, a wait on its work request, and a wait until the deployment settles.
+
+A create is preceded by a lookup by ownership tags, so a crash between "created" and "recorded" never
+duplicates a deployment; a lookup that finds more than one owned candidate stops instead of guessing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from oci.data_science import models as ds
+
+from reconciler.adapters.cloud_errors import NotFound
+from reconciler.adapters.wire import (
+    create_deployment_details,
+    sections_for_paths,
+    update_deployment_details,
+)
+from reconciler.core.canonical import OWNERSHIP_PREFIX, TAG_KEY, TAG_SPEC, TAG_STACK
+from reconciler.core.live import GONE_STATES
+from reconciler.core.plan import Change
+from reconciler.engine.apply.calls import Calls, retry_token
+from reconciler.engine.apply.options import ChangeFailed
+
+SETTLED_STATES = frozenset({"ACTIVE", "INACTIVE", "FAILED", "NEEDS_ATTENTION", "DELETED"})
+
+
+class DeploymentSteps:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+        self.provider = calls.provider
+        self.options = calls.options
+
+    def deployment(self, change: Change, desired: dict[str, Any]) -> str | None:
+        current = change.live_id
+        for step in change.steps:
+            op = step.op
+            if op == "DeleteModelDeployment":
+                assert current is not None
+                self._delete(change, current)
+                current = None
+            elif op == "CreateModelDeployment":
+                current = self._create(change, desired)
+            elif op == "UpdateModelDeployment":
+                assert current is not None
+                self._update(change, desired, current, list(step.paths), step.group)
+            elif op in ("ActivateModelDeployment", "DeactivateModelDeployment"):
+                assert current is not None
+                self._toggle(change, current, op)
+            elif op == "ChangeModelDeploymentCompartment":
+                assert current is not None
+                self._move(change, current, desired["compartmentId"])
+            elif op == "UntagModelDeployment":
+                assert current is not None
+                self._untag(change, current)
+            else:
+                raise ChangeFailed(f"unknown step {op}")
+        return current
+
+    # -- what a write carries --
+
+    def _tags(self, change: Change, desired: dict[str, Any]) -> dict[str, str]:
+        return {
+            **desired.get("freeformTags", {}),
+            **self.calls.ownership(change.key),
+            **desired.get("ownershipTags", {}),
+        }
+
+    def _secrets(self, change: Change, desired: dict[str, Any]) -> dict[str, str]:
+        values = {}
+        for name, source in (desired["runtime"].get("secretEnv") or {}).items():
+            variable = source["fromEnv"]
+            value = os.environ.get(variable)
+            if value is None:
+                raise ChangeFailed(
+                    f"secret {name} needs the environment variable {variable}, which is not set"
+                )
+            values[name] = value
+        return values
+
+    # -- reads and waits --
+
+    def _find(self, compartment: str, key: str, display_name: str) -> tuple[Any | None, list[str]]:
+        """The owned deployment for ``key`` if one exists, and the ids of earlier attempts that failed or
+        were deleted (they make the next create's retry token new: the service would otherwise replay the
+        failed attempt's response for 24 hours)."""
+        items = self.provider.list_all(
+            "ListModelDeployments",
+            self.provider.data_science.list_model_deployments,
+            compartment,
+            display_name=display_name,
+        )
+        stack = self.calls.stack
+        mine = [
+            d
+            for d in items
+            if (d.freeform_tags or {}).get(TAG_STACK) == stack and (d.freeform_tags or {}).get(TAG_KEY) == key
+        ]
+        owned = [d for d in mine if d.lifecycle_state not in GONE_STATES]
+        if len(owned) > 1:
+            ids = ", ".join(d.id for d in owned)
+            raise ChangeFailed(f"{key}: more than one owned deployment ({ids}); delete the extra one(s)")
+        retired = sorted(d.id for d in mine if d.lifecycle_state in ("FAILED", *GONE_STATES))
+        return (owned[0] if owned else None), retired
+
+    def _get(self, deployment_id: str) -> Any:
+        return self.provider.call(
+            "GetModelDeployment", self.provider.data_science.get_model_deployment, deployment_id
+        )
+
+    def _settle(self, change: Change, deployment_id: str, expected: str | None) -> str:
+        """Wait until the deployment leaves transitional states; verify it reached ``expected``."""
+        started = time.monotonic()
+        deadline = started + self.options.timeout_seconds
+        while True:
+            data = self._get(deployment_id).data
+            state = str(data.lifecycle_state)
+            if state in SETTLED_STATES:
+                break
+            self.calls.check_abort(f"waiting for {deployment_id}")
+            if time.monotonic() > deadline:
+                raise ChangeFailed(f"{deployment_id} still {state} after {self.options.timeout_seconds:g}s")
+            time.sleep(self.calls.poll_delay(started))
+        if expected is not None and state != expected:
+            detail = f": {data.lifecycle_details}" if getattr(data, "lifecycle_details", None) else ""
+            raise ChangeFailed(f"{deployment_id} ended {state}, expected {expected}{detail}")
+        return deployment_id
+
+    def _wait(self, response: Any, change: Change, operation: str) -> str | None:
+        """Wait on the write's work request, if it started one; its id either way."""
+        work_request_id: str | None = response.headers.get("opc-work-request-id")
+        if work_request_id:
+            self.calls.wait_work_request(self.provider.data_science, work_request_id, change, operation)
+        return work_request_id
+
+    # -- the steps --
+
+    def _create(self, change: Change, desired: dict[str, Any]) -> str:
+        client = self.provider.data_science
+        existing, retired = self._find(desired["compartmentId"], change.key, desired["displayName"])
+        if existing is not None and existing.lifecycle_state != "FAILED":
+            self.options.progress(f"{change.key}: found {existing.id} from an earlier run; resuming")
+            pending = self.calls.pending.get((change.id, "CreateModelDeployment"))
+            if pending and pending.work_request_id and pending.resource_id == existing.id:
+                self.calls.wait_work_request(client, pending.work_request_id, change, "CreateModelDeployment")
+            return self._settle(change, existing.id, "ACTIVE")
+        tags = self._tags(change, desired)
+        details = create_deployment_details(desired, self._secrets(change, desired), tags)
+        token = retry_token(self.calls.stack, change.key, "CreateModelDeployment", tags[TAG_SPEC], retired)
+        response = self.calls.write(
+            change, "CreateModelDeployment", client.create_model_deployment, details, opc_retry_token=token
+        )
+        deployment_id = str(response.data.id)
+        work_request_id = response.headers.get("opc-work-request-id")
+        self.calls.record(change, "CreateModelDeployment", deployment_id, work_request_id, "started")
+        self._wait(response, change, "CreateModelDeployment")
+        self._settle(change, deployment_id, "ACTIVE")
+        self.calls.record(change, "CreateModelDeployment", deployment_id, work_request_id, "done")
+        return deployment_id
+
+    def _update(
+        self, change: Change, desired: dict[str, Any], deployment_id: str, paths: list[str], group: str | None
+    ) -> None:
+        client = self.provider.data_science
+        self._settle(change, deployment_id, None)
+        response = self._get(deployment_id)
+        current = response.data
+        live_model = current.model_deployment_configuration_details.model_configuration_details.model_id
+        sections = sections_for_paths(paths)
+        secrets = self._secrets(change, desired) if "environment" in sections else {}
+        first_update = next(s for s in change.steps if s.op == "UpdateModelDeployment")
+        is_first = first_update.paths == tuple(paths) and first_update.group == group
+        # Tags ride on the first update of a planned change; a rollback carries no ownership tags to set.
+        tags = self._tags(change, desired) if is_first and "ownershipTags" in desired else None
+        details = update_deployment_details(desired, sections, live_model, secrets, tags)
+        operation = "UpdateModelDeployment"
+        response = self.calls.write(
+            change,
+            operation,
+            client.update_model_deployment,
+            deployment_id,
+            details,
+            if_match=response.headers.get("etag"),
+        )
+        work_request_id = response.headers.get("opc-work-request-id")
+        self.calls.record(change, f"{operation}:{group}", deployment_id, work_request_id, "started")
+        self._wait(response, change, f"{operation} ({group})")
+        self._settle(change, deployment_id, _expected_state(current))
+        self.calls.record(change, f"{operation}:{group}", deployment_id, work_request_id, "done")
+
+    def _toggle(self, change: Change, deployment_id: str, operation: str) -> None:
+        client = self.provider.data_science
+        activate = operation == "ActivateModelDeployment"
+        self._settle(change, deployment_id, None)
+        state = str(self._get(deployment_id).data.lifecycle_state)
+        if state == ("ACTIVE" if activate else "INACTIVE"):
+            return  # already there (e.g. a re-run after a crash)
+        fn = client.activate_model_deployment if activate else client.deactivate_model_deployment
+        response = self.calls.write(change, operation, fn, deployment_id)
+        self._wait(response, change, operation)
+        self._settle(change, deployment_id, "ACTIVE" if activate else "INACTIVE")
+
+    def _move(self, change: Change, deployment_id: str, compartment: str) -> None:
+        client = self.provider.data_science
+        details = ds.ChangeModelDeploymentCompartmentDetails(compartment_id=compartment)
+        response = self.calls.write(
+            change,
+            "ChangeModelDeploymentCompartment",
+            client.change_model_deployment_compartment,
+            deployment_id,
+            details,
+        )
+        self._wait(response, change, "ChangeModelDeploymentCompartment")
+        self._settle(change, deployment_id, None)
+
+    def _delete(self, change: Change, deployment_id: str) -> None:
+        client = self.provider.data_science
+        try:
+            response = self.calls.write(
+                change, "DeleteModelDeployment", client.delete_model_deployment, deployment_id
+            )
+        except NotFound:
+            return
+        work_request_id = response.headers.get("opc-work-request-id")
+        self.calls.record(change, "DeleteModelDeployment", deployment_id, work_request_id, "started")
+        self._wait(response, change, "DeleteModelDeployment")
+        self.calls.record(change, "DeleteModelDeployment", deployment_id, work_request_id, "done")
+
+    def _untag(self, change: Change, deployment_id: str) -> None:
+        client = self.provider.data_science
+        self._settle(change, deployment_id, None)
+        current = self._get(deployment_id).data
+        tags = {k: v for k, v in (current.freeform_tags or {}).items() if not k.startswith(OWNERSHIP_PREFIX)}
+        details = ds.UpdateModelDeploymentDetails(freeform_tags=tags)
+        response = self.calls.write(
+            change, "UpdateModelDeployment", client.update_model_deployment, deployment_id, details
+        )
+        self._wait(response, change, "UpdateModelDeployment (untag)")
+
+
+def _expected_state(current: Any) -> str:
+    """An update leaves a deployment as it found it: ACTIVE or INACTIVE (anything else should end ACTIVE)."""
+    return str(current.lifecycle_state) if current.lifecycle_state in ("ACTIVE", "INACTIVE") else "ACTIVE"

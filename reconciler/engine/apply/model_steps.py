@@ -1,0 +1,165 @@
+"""Models: found by ownership tags before any create, their artifact streamed (or staged and exported when
+large), and only then marked usable by clearing the ``pending`` tag."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import oci
+from oci.data_science import models as ds
+
+from reconciler.adapters.artifact import package
+from reconciler.adapters.cloud_errors import Conflict, NotFound
+from reconciler.adapters.wire import metadata_lists
+from reconciler.adapters.zipstream import ZipStream, prepare
+from reconciler.core.canonical import TAG_ARTIFACT, TAG_KEY, TAG_PENDING, TAG_STACK
+from reconciler.core.plan import Action, Change
+from reconciler.engine.apply.calls import Calls, retry_token
+from reconciler.engine.apply.options import ChangeFailed
+
+
+class ModelSteps:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+        self.provider = calls.provider
+        self.options = calls.options
+
+    def model(self, change: Change, desired: dict[str, Any]) -> str | None:
+        client = self.provider.data_science
+        if change.action in (Action.DELETE, Action.ORPHAN):
+            assert change.live_id is not None
+            self.calls.write(change, "DeleteModel", client.delete_model, change.live_id)
+            return None
+        identity = desired["identity"]
+        model_id = self._find_model(desired["compartmentId"], change.key, identity)
+        if model_id is None:
+            defined, custom = metadata_lists(desired)
+            details = ds.CreateModelDetails(
+                compartment_id=desired["compartmentId"],
+                project_id=desired["projectId"],
+                display_name=desired["displayName"],
+                description=desired.get("description"),
+                defined_metadata_list=defined or None,
+                custom_metadata_list=custom or None,
+                freeform_tags=self.calls.ownership(
+                    change.key, {TAG_ARTIFACT: identity, TAG_PENDING: "artifact"}
+                ),
+            )
+            token = retry_token(self.calls.stack, change.key, "CreateModel", identity)
+            response = self.calls.write(
+                change, "CreateModel", client.create_model, details, opc_retry_token=token
+            )
+            model_id = str(response.data.id)
+            self.calls.record(change, "CreateModel", model_id, None, "done")
+        if not self._has_artifact(model_id):
+            self._upload(change, desired, model_id)
+        self._clear_pending(change, model_id)
+        return model_id
+
+    def _clear_pending(self, change: Change, model_id: str) -> None:
+        """Mark the model usable: only now will plans (and deployments) pick it."""
+        client = self.provider.data_science
+        model = self.provider.call("GetModel", client.get_model, model_id).data
+        tags = dict(model.freeform_tags or {})
+        if TAG_PENDING in tags:
+            del tags[TAG_PENDING]
+            details = ds.UpdateModelDetails(freeform_tags=tags)
+            self.calls.write(change, "UpdateModel", client.update_model, model_id, details)
+
+    def _find_model(self, compartment: str, key: str, identity: str) -> str | None:
+        models = self.provider.list_all("ListModels", self.provider.data_science.list_models, compartment)
+        stack = self.calls.stack
+        owned = [
+            m
+            for m in models
+            if (m.freeform_tags or {}).get(TAG_STACK) == stack
+            and (m.freeform_tags or {}).get(TAG_KEY) == key
+            and (m.freeform_tags or {}).get(TAG_ARTIFACT) == identity
+            and m.lifecycle_state == "ACTIVE"
+        ]
+        if len(owned) > 1:
+            ids = ", ".join(m.id for m in owned)
+            raise ChangeFailed(
+                f"{key}: more than one owned model with artifact {identity[:19]} ({ids}); delete extras"
+            )
+        return owned[0].id if owned else None
+
+    def _has_artifact(self, model_id: str) -> bool:
+        try:
+            self.provider.call("HeadModelArtifact", self.provider.data_science.head_model_artifact, model_id)
+        except NotFound:
+            return False
+        return True
+
+    def _upload(self, change: Change, desired: dict[str, Any], model_id: str) -> None:
+        client = self.provider.data_science
+        source = desired.get("artifactPath")
+        if source is None:
+            self._export_from_object_storage(change, desired["artifact"], model_id)
+            return
+        prepared = prepare(Path(source))
+        if prepared.identity != desired["identity"]:
+            raise ChangeFailed(
+                f"artifact {source} changed since the plan ({prepared.identity[:19]} != "
+                f"{desired['identity'][:19]}); plan again"
+            )
+        if prepared.size > self.options.large_artifact_bytes:
+            with tempfile.TemporaryDirectory(prefix="mdr-artifact-") as tmp:
+                result = package(Path(source), Path(tmp) / "artifact.zip")
+                uri = self._stage_large_artifact(change, result.path, result.size_bytes)
+            self._export_from_object_storage(change, uri, model_id)
+            return
+        # streamed: the zip is made while the request is sent, with no temporary file (see zipstream)
+        body = self.calls.hooks.wrap_upload(ZipStream(prepared))
+        try:
+            self.calls.write(
+                change,
+                "CreateModelArtifact",
+                client.create_model_artifact,
+                model_id,
+                body,
+                content_length=prepared.size,
+                content_disposition='attachment; filename="artifact.zip"',
+            )
+        except Conflict:
+            pass  # already uploaded by an earlier, interrupted run
+
+    def _stage_large_artifact(self, change: Change, path: Path, size: int) -> str:
+        if self.options.artifact_bucket is None:
+            raise ChangeFailed(
+                f"artifact is {size} bytes, above the direct-upload threshold; set artifacts.bucket in mdr.yaml"
+            )
+        bucket, namespace, prefix = self.options.artifact_bucket
+        namespace = namespace or self.provider.namespace()
+        name = f"{prefix}artifacts/{change.id.replace('/', '_')}.zip"
+        manager = oci.object_storage.UploadManager(self.provider.object_storage, allow_parallel_uploads=True)
+        self.provider.stats.record("PutObject", ok=True)
+        manager.upload_file(namespace, bucket, name, str(path))
+        self.calls.audit.write(
+            change.key, "PutObject", "accepted", resource_id=f"oci://{bucket}@{namespace}/{name}"
+        )
+        return f"oci://{bucket}@{namespace}/{name}"
+
+    def _export_from_object_storage(self, change: Change, uri: str, model_id: str) -> None:
+        rest = uri[len("oci://") :]
+        bucket_ns, _, name = rest.partition("/")
+        bucket, _, namespace = bucket_ns.partition("@")
+        details = ds.ExportModelArtifactDetails(
+            artifact_export_details=ds.ArtifactExportDetailsObjectStorage(
+                namespace=namespace,
+                source_bucket=bucket,
+                source_object_name=name,
+                source_region=self.provider.region,
+            )
+        )
+        client = self.provider.data_science
+        response = self.calls.write(
+            change, "ExportModelArtifact", client.export_model_artifact, model_id, details
+        )
+        work_request_id = response.headers.get("opc-work-request-id")
+        if work_request_id:
+            self.calls.record(change, "ExportModelArtifact", model_id, work_request_id, "started")
+            self.calls.wait_work_request(client, work_request_id, change, "ExportModelArtifact")
+            self.calls.record(change, "ExportModelArtifact", model_id, work_request_id, "done")
