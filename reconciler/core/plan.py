@@ -127,6 +127,8 @@ class Change:
     desired: dict[str, Any] = field(default_factory=dict)
     #: differences ``policy.ignore`` keeps mdr from acting on (shown, never applied; secrets redacted)
     ignored: list[FieldChange] = field(default_factory=list)
+    #: why a guard stops this change (protect, an adoption that cannot be, duplicates); it alone is held back
+    blocked: str | None = None
 
     @property
     def is_prune(self) -> bool:
@@ -147,6 +149,7 @@ class Change:
             "drift": self.drift,
             "fields": [f.to_dict() for f in self.fields],
             "ignored": [f.to_dict() for f in self.ignored],
+            "blocked": self.blocked,
             "steps": [s.to_dict() for s in self.steps],
             "dependsOn": list(self.depends_on),
             "fingerprint": self.fingerprint,
@@ -206,12 +209,18 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.actionable)
+        return bool(self.actionable) or bool(self.blocked)
+
+    @property
+    def blocked(self) -> list[Change]:
+        """Changes a guard holds back; the rest of the plan still applies."""
+        return [c for c in self.changes if c.blocked]
 
     def summary(self) -> dict[str, int]:
         counts = {action.value: 0 for action in Action}
         for change in self.changes:
-            counts[change.action.value] += 1
+            if not change.blocked:
+                counts[change.action.value] += 1
         return counts
 
     def change(self, change_id: str) -> Change | None:

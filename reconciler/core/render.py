@@ -99,6 +99,8 @@ def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
             lines.append(f"    # degraded: live state {change.live_state}")
         if change.drift:
             lines.append("    # drift: changed outside mdr (the manifest is unchanged since the last apply)")
+        if change.blocked:
+            lines.append(paint(f"    # blocked: {change.blocked}", "31"))
         for field_change in change.fields:
             lines.append(f"    {_field_line(field_change)}")
         for index, step in enumerate(change.steps, 1):
@@ -106,6 +108,9 @@ def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
         lines.append("")
     for warning in plan.warnings:
         lines.append(paint(f"warning: {warning}", "33"))
+    for change in plan.blocked:
+        if change.action == Action.NOOP:
+            lines.append(paint(f"! {change.key} is blocked: {change.blocked}", "31"))
     for error in plan.errors:
         lines.append(paint(f"error: {error}", "31"))
     lines.append(summary_line(plan))
@@ -119,7 +124,11 @@ def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     if plan.errors:
         return f"Plan refused: {len(plan.errors)} error(s); nothing will be applied until they are fixed."
-    if not plan.has_changes:
+    blocked = len(plan.blocked)
+    held = f" {blocked} change(s) blocked by a guard (see above); the rest applies." if blocked else ""
+    if not plan.actionable or all(c.blocked for c in plan.actionable):
+        if blocked:
+            return f"Nothing to apply.{held}"
         return f"No changes. Stack {plan.stack} matches the manifests ({counts['noop']} up to date)."
     parts = [
         f"{counts['create']} to create",
@@ -129,7 +138,7 @@ def summary_line(plan: Plan) -> str:
     ]
     if counts["orphan"]:
         parts.append(f"{counts['orphan']} to orphan")
-    return f"Plan: {', '.join(parts)}."
+    return f"Plan: {', '.join(parts)}.{held}"
 
 
 def render_json(plan: Plan) -> str:
@@ -156,11 +165,13 @@ def render_markdown(plan: Plan) -> str:
     ]
     for error in plan.errors:
         lines.append(f"> :x: **error:** {error}")
+    for change in plan.blocked:
+        lines.append(f"> :no_entry: **blocked:** `{change.key}`: {change.blocked}")
     for warning in plan.warnings:
         lines.append(f"> :warning: {warning}")
     notes = ignored_notes(plan)
     lines.extend(f"> :information_source: {note}" for note in notes)
-    if plan.errors or plan.warnings or notes:
+    if plan.errors or plan.warnings or notes or plan.blocked:
         lines.append("")
     for change in plan.actionable:
         lines.append("<details>")

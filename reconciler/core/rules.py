@@ -67,9 +67,11 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
         candidates = [d for d in live_by_key.get(key, []) if d.lifecycle_state not in GONE_STATES]
         if len(candidates) > 1:
             ids = ", ".join(d.id for d in candidates)
-            plan.errors.append(
-                f"{key}: {len(candidates)} live deployments carry this stack's ownership tags ({ids}); "
-                "delete the extra one(s) or remove their mdr-* tags, then plan again"
+            _block(
+                plan,
+                wanted,
+                f"{len(candidates)} live deployments carry this stack's ownership tags ({ids}); "
+                "delete the extra one(s) or remove their mdr-* tags, then plan again",
             )
             continue
         if wanted.suspended:
@@ -279,15 +281,31 @@ def _adoption(plan: Plan, wanted: DesiredDeployment, live: LiveState) -> LiveDep
     if target is not None and target.lifecycle_state not in GONE_STATES:
         return target
     if wanted.adopt_id in live.foreign:
-        plan.errors.append(
-            f"{wanted.key}: cannot adopt {wanted.adopt_id}: stack {live.foreign[wanted.adopt_id]!r} owns it"
+        _block(
+            plan, wanted, f"cannot adopt {wanted.adopt_id}: stack {live.foreign[wanted.adopt_id]!r} owns it"
         )
     else:
-        plan.errors.append(
-            f"{wanted.key}: cannot adopt {wanted.adopt_id}: no such live deployment in "
-            f"{wanted.canonical['compartmentId']}; remove the {ADOPT_ANNOTATION} annotation to create a new one"
+        _block(
+            plan,
+            wanted,
+            f"cannot adopt {wanted.adopt_id}: no such live deployment in {wanted.canonical['compartmentId']}; "
+            f"remove the {ADOPT_ANNOTATION} annotation to create a new one",
         )
     return None
+
+
+def _block(plan: Plan, wanted: DesiredDeployment, message: str) -> None:
+    """Hold back this deployment alone, with a reason the plan shows; other deployments still apply."""
+    plan.changes.append(
+        Change(
+            id=wanted.key,
+            kind=Kind.DEPLOYMENT,
+            key=wanted.key,
+            action=Action.NOOP,
+            name=wanted.name,
+            blocked=message,
+        )
+    )
 
 
 def _display_canonical(canonical: dict[str, Any]) -> dict[str, Any]:
@@ -534,12 +552,14 @@ def _check_guards(plan: Plan, desired: DesiredState, options: PlanOptions) -> No
             continue
         wanted = desired.deployments.get(change.key)
         if wanted is not None and wanted.policy.protect:
-            plan.errors.append(
-                f"{change.key}: must be replaced ({change.reason}) but policy.protect is true; "
+            change.blocked = (
+                f"must be replaced ({change.reason}) but policy.protect is true; "
                 "set protect: false to allow it, or revert the change"
             )
     destructive = [
-        c for c in plan.changes if c.kind != Kind.MODEL and c.action in (Action.DELETE, Action.REPLACE)
+        c
+        for c in plan.changes
+        if c.kind != Kind.MODEL and c.action in (Action.DELETE, Action.REPLACE) and not c.blocked
     ]
     limit = options.allow_deletes if options.allow_deletes is not None else options.max_deletes
     if len(destructive) > limit:

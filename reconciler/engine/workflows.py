@@ -6,6 +6,7 @@ is the imperative shell around the pure core (``reconciler.core``).
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 import sys
@@ -26,7 +27,7 @@ from reconciler.core.plan import Plan, PlanOptions
 from reconciler.core.render import render, summary_line
 from reconciler.core.rules import build_plan
 from reconciler.core.stack import LoadedDeployment, Stack
-from reconciler.engine.apply import ApplyOptions, ApplyResult, Executor, StalePlan, stale_changes
+from reconciler.engine.apply import ApplyOptions, ApplyResult, ChangeResult, Executor, StalePlan, stale_changes
 from reconciler.engine.validate import validate_tree
 
 
@@ -171,16 +172,40 @@ def apply_options_for(plan: Plan, provider: Any, base: ApplyOptions) -> ApplyOpt
 
 
 def execute(plan: Plan, provider: Any, options: ApplyOptions) -> ApplyResult:
+    """Apply a plan: refused whole on a plan-wide error; a blocked change holds back itself and what
+    depends on it, and everything else is applied."""
     if plan.errors:
         raise PlanRefused("the plan has errors; nothing was applied:\n  " + "\n  ".join(plan.errors))
+    runnable, held = split_blocked(plan)
     executor = Executor(
         provider,
-        plan,
+        runnable,
         Journal.for_stack(plan.stack),
         AuditLog.for_stack(plan.stack),
         apply_options_for(plan, provider, options),
     )
-    return executor.run()
+    result = executor.run()
+    result.results.extend(held)
+    return result
+
+
+def split_blocked(plan: Plan) -> tuple[Plan, list[ChangeResult]]:
+    """The plan without its blocked changes (and their dependents), and a result for each held back."""
+    held: dict[str, str] = {c.id: f"blocked: {c.blocked}" for c in plan.changes if c.blocked}
+    grew = True
+    while grew:  # dependents of held changes are held too, transitively
+        grew = False
+        for change in plan.changes:
+            blocker = next((d for d in change.depends_on if d in held), None)
+            if change.id not in held and blocker is not None:
+                held[change.id] = f"not attempted: {blocker} is blocked"
+                grew = True
+    runnable = copy.copy(plan)
+    runnable.changes = [c for c in plan.changes if c.id not in held]
+    results = [
+        ChangeResult(c.id, c.key, c.action.value, "skipped", held[c.id]) for c in plan.changes if c.id in held
+    ]
+    return runnable, results
 
 
 def apply_saved_plan(

@@ -159,7 +159,9 @@ def test_project_change_is_a_replace_and_protect_blocks_it(root: Path) -> None:
     assert [s.op for s in change.steps] == ["DeleteModelDeployment", "CreateModelDeployment"]
     edit(root, "  displayName: fraud display", "  displayName: fraud display\n  policy: {protect: true}")
     plan = plan_for(load(root), live)
-    assert any("policy.protect is true" in e for e in plan.errors)
+    assert plan.errors == []
+    [blocked] = plan.blocked
+    assert "policy.protect is true" in (blocked.blocked or "")
 
 
 def test_failed_deployment_is_a_visible_degraded_replace(root: Path) -> None:
@@ -358,8 +360,17 @@ def test_a_plan_with_errors_never_says_no_changes(root: Path) -> None:
         "ocid1.datasciencemodeldeployment.oc1.iad.aaaamissing",
     )
     plan = plan_for(load(root), LiveState("risk-prod"))
-    assert plan.errors
     text = render_text(plan)
+    assert "No changes" not in text
+    assert text.rstrip().endswith("1 change(s) blocked by a guard (see above); the rest applies.")
+    (root / "fraud.yaml").unlink()
+    for name in ("a", "b"):
+        (root / f"{name}.yaml").write_text(DEPLOYMENT.format(name=name))
+    live = converge(load(root))
+    (root / "a.yaml").unlink()
+    refused = plan_for(load(root), live, prune=True, allow_deletes=0)
+    assert refused.errors
+    text = render_text(refused)
     assert "No changes" not in text
     assert text.rstrip().endswith("nothing will be applied until they are fixed.")
 
@@ -431,7 +442,9 @@ def test_duplicate_owned_deployments_stop_the_plan(root: Path) -> None:
     )
     live.deployments.append(copy)
     plan = plan_for(stack, live)
-    assert any("2 live deployments" in e for e in plan.errors)
+    [blocked] = plan.blocked
+    assert "2 live deployments" in (blocked.blocked or "")
+    assert "No changes" not in render_text(plan)
 
 
 def test_plan_round_trips_through_json(root: Path) -> None:
@@ -510,3 +523,39 @@ def test_plan_of_desired_against_itself_is_empty(
     assert not plan.has_changes, render_text(plan)
     assert {c.key for c in plan.changes} == {f"ModelDeployment/d{i}" for i in range(len(specs))}
     assert COMPARTMENT
+
+
+def test_a_protected_replace_blocks_only_itself(root: Path) -> None:
+    edit(root, "  displayName: fraud display", "  displayName: fraud display\n  policy: {protect: true}")
+    (root / "other.yaml").write_text(DEPLOYMENT.format(name="other"))
+    live = converge(load(root))
+    edit(
+        root,
+        "  displayName: fraud display",
+        "  displayName: fraud display\n  projectId: ocid1.datascienceproject.oc1.iad.aaaaother",
+    )
+    edit(root, 'WEB_CONCURRENCY: "2"', 'WEB_CONCURRENCY: "4"', file="other.yaml")
+    plan = plan_for(load(root), live)
+    assert plan.errors == []
+    by_key = {c.key: c for c in plan.actionable if c.kind == Kind.DEPLOYMENT}
+    assert by_key["ModelDeployment/fraud"].action == Action.REPLACE
+    assert "policy.protect" in (by_key["ModelDeployment/fraud"].blocked or "")
+    assert by_key["ModelDeployment/other"].blocked is None
+    text = render_text(plan)
+    assert "blocked: must be replaced" in text
+    assert text.rstrip().endswith("1 change(s) blocked by a guard (see above); the rest applies.")
+    assert plan.summary()["replace"] == 0 and plan.summary()["update"] == 1
+
+
+def test_an_adoption_that_cannot_be_blocks_only_its_deployment(root: Path) -> None:
+    (root / "other.yaml").write_text(
+        DEPLOYMENT.format(name="other").replace(
+            "metadata:\n  name: other",
+            "metadata:\n  name: other\n  annotations: {mdr.io/adopt: ocid1.datasciencemodeldeployment.oc1.iad.aaaagone}",
+        )
+    )
+    plan = plan_for(load(root), LiveState("risk-prod"))
+    assert plan.errors == []
+    [blocked] = plan.blocked
+    assert blocked.key == "ModelDeployment/other" and "cannot adopt" in (blocked.blocked or "")
+    assert any(c.key == "ModelDeployment/fraud" and c.action == Action.CREATE for c in plan.actionable)

@@ -37,3 +37,25 @@ def test_a_log_group_given_by_id_with_logs_given_by_name_converges(world: World,
     assert sorted(log.display_name for log in logs) == sorted(
         {log.display_name for log in logs}
     )  # no duplicates
+
+
+def test_a_blocked_change_holds_back_only_itself(world: World, stack: Path) -> None:
+    """A protect-blocked replace on one deployment must not stop an unrelated change on another."""
+    assert world.mdr("apply", "manifests", "--auto-approve").returncode == 0
+    before = {d.display_name: d.id for d in world.deployments()}
+    fraud = stack / "fraud-scorer.yaml"
+    edit(fraud, "    protect: false", "    protect: true")
+    assert world.mdr("apply", "manifests", "--auto-approve").returncode == 0  # a policy tag update
+    edit(fraud, "spec:\n", "spec:\n  projectId: ocid1.datascienceproject.oc1.iad.aaaaaaaaother\n")
+    edit(stack / "churn-container.yaml", "env: {LOG_LEVEL: info}", "env: {LOG_LEVEL: debug}")
+    result = world.mdr("apply", "manifests", "--auto-approve")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "blocked: must be replaced" in result.stdout
+    assert "skipped: ModelDeployment/fraud-scorer" in result.stdout
+    after = {d.display_name: d.id for d in world.deployments()}
+    assert after == before  # nothing deleted or re-created
+    churn = world.sdk().get_model_deployment(after["Churn API"]).data
+    variables = (
+        churn.model_deployment_configuration_details.environment_configuration_details.environment_variables
+    )
+    assert variables["LOG_LEVEL"] == "debug"

@@ -238,6 +238,7 @@ class Controller:
             drift = [c.key for c in plan.actionable if c.drift]
             selected = self.gate.select(plan)
             applied_ok = True
+            failures: list[str] = []
             if selected.has_changes:
                 log.info(
                     "applying",
@@ -252,6 +253,7 @@ class Controller:
                         self.gate.backoff.setdefault(item.key, Backoff()).fail(now)
                         log.error("change failed", extra={"key": item.key, "error": item.message})
                 applied_ok = apply_result.ok
+                failures = [f"{r.key}: {r.message}" for r in apply_result.results if r.status != "done"]
                 if applied_ok:  # what is live now is what the plan wanted
                     result = compute_plan(stack, provider)
             statuses = deployment_statuses(result.plan, result.live, {})
@@ -265,7 +267,7 @@ class Controller:
                 self.state.invalid = [str(i) for i in issues]
                 self.state.drift = drift
                 self.state.warnings = list(result.plan.warnings)
-                self.state.last_error = None if applied_ok else "some changes failed; see the log"
+                self.state.last_error = None if applied_ok else "; ".join(failures)[:2000]
                 if applied_ok:
                     self.state.last_applied_revision = snapshot.revision
                     if snapshot.revision:
