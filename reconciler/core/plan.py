@@ -22,7 +22,7 @@ from reconciler import __version__
 from reconciler.core.diff import FieldChange
 from reconciler.core.live import LiveDeployment, LiveModel
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2  # 2: ignored and blocked changes; saved files carry a digest
 #: the reason of every change that removes a resource because no manifest names it any more
 PRUNE_REASON = "no manifest names it any more"
 
@@ -247,7 +247,8 @@ class Plan:
         version = data.get("formatVersion")
         if version != PLAN_FORMAT_VERSION:
             raise ValueError(
-                f"plan format version {version!r} is not supported (expected {PLAN_FORMAT_VERSION})"
+                f"plan format version {version!r} is not supported (expected {PLAN_FORMAT_VERSION}): "
+                "it was written by another mdr version; plan again"
             )
         return Plan(
             stack=data["stack"],

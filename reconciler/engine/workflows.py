@@ -23,11 +23,19 @@ from reconciler.adapters.planfile import read_plan
 from reconciler.core.desired import DesiredState, DesiredStateError, build_desired
 from reconciler.core.errors import MdrError, ValidationFailed
 from reconciler.core.live import LiveState
-from reconciler.core.plan import Plan, PlanOptions
+from reconciler.core.plan import Action, Kind, Plan, PlanOptions
+from reconciler.core.plancheck import guard_violations
 from reconciler.core.render import render, summary_line
 from reconciler.core.rules import build_plan
 from reconciler.core.stack import LoadedDeployment, Stack
-from reconciler.engine.apply import ApplyOptions, ApplyResult, ChangeResult, Executor, StalePlan, stale_changes
+from reconciler.engine.apply import (
+    ApplyOptions,
+    ApplyResult,
+    ChangeResult,
+    Executor,
+    StalePlan,
+    stale_changes,
+)
 from reconciler.engine.validate import validate_tree
 
 
@@ -131,7 +139,12 @@ def compute_plan(
     )
     plan = build_plan(desired, live, config.region, options)
     plan.api_calls = provider.stats.snapshot()
+    root = os.path.relpath(stack.root)
     plan.context = {
+        # where apply of the saved plan re-reads the manifests (relative: CI runners' checkouts differ)
+        "root": root if not root.startswith("..") else str(stack.root.resolve()),
+        "prune": options.prune,
+        "allowDeletes": allow_deletes,
         "compartments": sorted(compartments),
         "logGroupNames": sorted(g for g in log_groups if g),
         "logGroupIds": group_ids,
@@ -211,9 +224,17 @@ def split_blocked(plan: Plan) -> tuple[Plan, list[ChangeResult]]:
 def apply_saved_plan(
     plan_path: Path, provider: Any, lock_timeout: float, options: ApplyOptions
 ) -> ApplyResult:
-    """Apply exactly a saved plan, refusing if any touched resource changed since it was computed."""
+    """Apply exactly a saved plan, refusing before any write if it was altered, breaks a guard of the
+    manifests in this checkout, or any resource or artifact it touches changed since it was computed."""
     plan = read_plan(plan_path)
     context = plan.context
+    root = Path(str(context.get("root") or ""))
+    if not context.get("root") or not root.exists():
+        raise StalePlan(
+            f"{plan_path}: the manifests it was made from ({root}) are not here to re-check its guards; "
+            "apply it from a checkout of the same repository"
+        )
+    stack = load_valid_stack(root)
     lock = lock_for(plan.stack, context.get("lock"), provider)
     options.fence = getattr(lock, "lost", None)
     with held(lock, lock_timeout):
@@ -224,13 +245,30 @@ def apply_saved_plan(
             set(context.get("logGroupNames", [])),
             context.get("logGroupIds", []),
         )
-        problems = stale_changes(plan, live)
+        problems = stale_changes(plan, live) + _artifacts_changed(plan) + guard_violations(plan, stack, live)
         if problems:
             raise StalePlan(
-                "the saved plan is stale; nothing was applied. Plan again. Changed since the plan:\n  "
-                + "\n  ".join(problems)
+                "the saved plan is stale or breaks a guard; nothing was applied. Plan again. Found:\n  "
+                + "\n  ".join(dict.fromkeys(problems))
             )
         return execute(plan, provider, options)
+
+
+def _artifacts_changed(plan: Plan) -> list[str]:
+    """Local artifacts of planned models whose bytes changed since the plan (checked before any write)."""
+    problems = []
+    for change in plan.changes:
+        source = change.desired.get("artifactPath")
+        if change.kind != Kind.MODEL or change.action != Action.CREATE or not source:
+            continue
+        try:
+            identity = artifact_identity(Path(source))
+        except (OSError, MdrError) as exc:
+            problems.append(f"{change.key}: artifact {source} cannot be read: {exc}")
+            continue
+        if identity != change.desired.get("identity"):
+            problems.append(f"{change.key}: artifact {source} changed since the plan")
+    return problems
 
 
 def apply_tree(
