@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 
 def state_dir() -> Path:
@@ -63,9 +63,10 @@ class JournalEntry:
 
 
 @dataclass
-class Journal:
-    """Per-stack journal of in-flight writes; ``pending`` tells a re-run what it may resume."""
+class _StackRecords:
+    """A stack's JSON-lines file under the state folder (``FOLDER/<stack>.jsonl``)."""
 
+    FOLDER: ClassVar[str] = ""
     stack: str
     path: Path
     _file: _JsonLines = field(init=False)
@@ -73,9 +74,16 @@ class Journal:
     def __post_init__(self) -> None:
         self._file = _JsonLines(self.path)
 
-    @staticmethod
-    def for_stack(stack: str) -> Journal:
-        return Journal(stack, state_dir() / "journal" / f"{stack}.jsonl")
+    @classmethod
+    def for_stack(cls, stack: str) -> Self:
+        return cls(stack, state_dir() / cls.FOLDER / f"{stack}.jsonl")
+
+
+@dataclass
+class Journal(_StackRecords):
+    """Per-stack journal of in-flight writes; ``pending`` tells a re-run what it may resume."""
+
+    FOLDER: ClassVar[str] = "journal"
 
     def record(self, entry: JournalEntry) -> None:
         self._file.append({"time": now(), "stack": self.stack, **entry.__dict__})
@@ -96,17 +104,10 @@ class Journal:
 
 
 @dataclass
-class AuditLog:
-    stack: str
-    path: Path
-    _file: _JsonLines = field(init=False)
+class AuditLog(_StackRecords):
+    """One line per API write mdr made for the stack, with its outcome and request ids (never a body)."""
 
-    def __post_init__(self) -> None:
-        self._file = _JsonLines(self.path)
-
-    @staticmethod
-    def for_stack(stack: str) -> AuditLog:
-        return AuditLog(stack, state_dir() / "audit" / f"{stack}.jsonl")
+    FOLDER: ClassVar[str] = "audit"
 
     def write(
         self,

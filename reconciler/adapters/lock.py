@@ -198,27 +198,22 @@ class ObjectStorageLease:
                 continue  # a passing fault: keep trying until the lease would expire
 
     def release(self) -> None:
-        import oci
-
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self._etag is not None:
-            with contextlib.suppress(oci.exceptions.ServiceError):
-                self.provider.call(
-                    "DeleteObject",
-                    self.provider.object_storage.delete_object,
-                    self._ns(),
-                    self.bucket,
-                    self.object_name,
-                    if_match=self._etag,
-                )
+            self._delete(if_match=self._etag)
             self._etag = None
 
     def force_unlock(self) -> str | None:
+        record, _ = self._read()
+        self._delete()
+        return record.holder if record else None
+
+    def _delete(self, **conditions: str) -> None:
+        """Remove the lease object; someone else's newer lease (a failed condition) is left alone."""
         import oci
 
-        record, _ = self._read()
         with contextlib.suppress(oci.exceptions.ServiceError):
             self.provider.call(
                 "DeleteObject",
@@ -226,8 +221,8 @@ class ObjectStorageLease:
                 self._ns(),
                 self.bucket,
                 self.object_name,
+                **conditions,
             )
-        return record.holder if record else None
 
 
 StackLock = FileLock | ObjectStorageLease

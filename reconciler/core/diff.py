@@ -13,6 +13,8 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
+from reconciler.core.document import format_path
+
 SENSITIVE = "(sensitive)"
 SECRET_PREFIXES = ("runtime.secretEnv",)
 
@@ -40,16 +42,6 @@ class FieldChange:
             "after": shown.after,
             "sensitive": shown.sensitive,
         }
-
-
-def _dotted(parts: Iterable[Any]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def is_under(path: str, prefixes: Iterable[str]) -> bool:
@@ -87,7 +79,7 @@ def diff(
                 after = _get(desired, parts)
             else:
                 before, after = _leaf(level.t1), _leaf(level.t2)
-            path = _dotted(parts)
+            path = format_path(tuple(parts))
             if not path or is_under(path, ignored) or before == after:
                 continue
             changes[path] = FieldChange(path, before, after, is_under(path, SECRET_PREFIXES))
