@@ -202,6 +202,9 @@ class Plan:
     api_calls: dict[str, int] = field(default_factory=dict)
     #: what apply of a saved plan needs besides the changes: compartments to re-read, lock and bucket config
     context: dict[str, Any] = field(default_factory=dict)
+    #: owned deployments still CREATING/UPDATING with nothing left to send: deployment OCID -> key. They do
+    #: not match the manifests yet; apply waits for them instead of reporting success
+    settling: dict[str, str] = field(default_factory=dict)
 
     @property
     def actionable(self) -> list[Change]:
@@ -209,7 +212,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.actionable) or bool(self.blocked)
+        """Anything between the cloud and the manifests: a change, a blocked one, or one still settling."""
+        return bool(self.actionable) or bool(self.blocked) or bool(self.settling)
 
     @property
     def blocked(self) -> list[Change]:
@@ -239,6 +243,7 @@ class Plan:
             "warnings": list(self.warnings),
             "apiCalls": dict(self.api_calls),
             "context": dict(self.context),
+            "settling": dict(self.settling),
             "changes": [c.to_dict() for c in self.changes],
         }
 
@@ -260,6 +265,7 @@ class Plan:
             created_at=data.get("createdAt", ""),
             api_calls=dict(data.get("apiCalls") or {}),
             context=dict(data.get("context") or {}),
+            settling=dict(data.get("settling") or {}),
         )
 
 

@@ -127,6 +127,9 @@ def summary_line(plan: Plan) -> str:
     blocked = len(plan.blocked)
     held = f" {blocked} change(s) blocked by a guard (see above); the rest applies." if blocked else ""
     if not plan.actionable or all(c.blocked for c in plan.actionable):
+        if plan.settling:
+            waiting = ", ".join(sorted(plan.settling.values()))
+            return f"Nothing to send, but not there yet: {waiting}; apply waits for it.{held}"
         if blocked:
             return f"Nothing to apply.{held}"
         return f"No changes. Stack {plan.stack} matches the manifests ({counts['noop']} up to date)."

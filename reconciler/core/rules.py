@@ -89,6 +89,7 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
             plan.changes.append(change)
             continue
         plan.changes.append(_plan_deployment(wanted, candidates[0] if candidates else None, options))
+    _note_settling(plan, live)
     _plan_prune_deployments(plan, desired, live_by_key, options)
     _plan_model_cleanup(plan, desired, live, options)
     _check_guards(plan, desired, options)
@@ -272,6 +273,23 @@ def _plan_deployment(
         change.degraded = True
         change.reason = "deployment NEEDS_ATTENTION"
     return change
+
+
+#: states that end by themselves; a deployment in one does not match its manifest yet
+SETTLING_STATES = frozenset({"CREATING", "UPDATING"})
+
+
+def _note_settling(plan: Plan, live: LiveState) -> None:
+    """Deployments with nothing to send but still settling are not "up to date": say so, and let apply wait."""
+    planned = {c.key: c for c in plan.changes}
+    for deployment in live.deployments:
+        change = planned.get(deployment.key or "")
+        if (
+            change is not None
+            and change.action == Action.NOOP
+            and deployment.lifecycle_state in SETTLING_STATES
+        ):
+            plan.settling[deployment.id] = f"{deployment.key} ({deployment.lifecycle_state})"
 
 
 def _adoption(plan: Plan, wanted: DesiredDeployment, live: LiveState) -> LiveDeployment | None:

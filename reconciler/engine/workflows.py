@@ -10,6 +10,7 @@ import copy
 import os
 import secrets
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from reconciler.core.live import LiveState
 from reconciler.core.plan import Action, Kind, Plan, PlanOptions
 from reconciler.core.plancheck import guard_violations
 from reconciler.core.render import render, summary_line
-from reconciler.core.rules import build_plan
+from reconciler.core.rules import SETTLING_STATES, build_plan
 from reconciler.core.stack import LoadedDeployment, Stack
 from reconciler.engine.apply import (
     ApplyOptions,
@@ -294,9 +295,38 @@ def apply_tree(
                 raise PlanRefused("the plan has errors; nothing was applied")
             if not plan.has_changes:
                 return plan, None
-            if not request.auto_approve and not confirm(plan):
+            sends = any(not c.blocked for c in plan.actionable)
+            if sends and not request.auto_approve and not confirm(plan):
                 raise MdrError("apply cancelled; nothing was changed")
-            return plan, execute(plan, provider, options)
+            result = execute(plan, provider, options) if plan.actionable else ApplyResult()
+            result.results.extend(wait_settled(plan, provider, options))
+            return plan, result
+
+
+def wait_settled(plan: Plan, provider: Any, options: ApplyOptions) -> list[ChangeResult]:
+    """Wait for deployments that were still CREATING/UPDATING when planned (a run in flight elsewhere, or
+    one that died): success is reported only once they are where the manifests want them."""
+    results = []
+    for deployment_id, label in sorted(plan.settling.items(), key=lambda item: item[1]):
+        key = label.split(" ", 1)[0]
+        options.progress(f"{key}: waiting for it to settle ({label.split(' ', 1)[-1].strip('()')})")
+        deadline = time.monotonic() + options.timeout_seconds
+        state = "UNKNOWN"
+        while time.monotonic() < deadline:
+            state = str(
+                provider.call(
+                    "GetModelDeployment", provider.data_science.get_model_deployment, deployment_id
+                ).data.lifecycle_state
+            )
+            if state not in SETTLING_STATES or (options.abort is not None and options.abort.is_set()):
+                break
+            time.sleep(options.poll_initial_seconds)
+        ok = state in ("ACTIVE", "INACTIVE")
+        message = "" if ok else f"ended {state}; plan again to see what is left"
+        results.append(
+            ChangeResult(deployment_id, key, "wait", "done" if ok else "failed", message, deployment_id)
+        )
+    return results
 
 
 def report(result: ApplyResult, out: TextIO) -> None:

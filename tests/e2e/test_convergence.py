@@ -59,3 +59,22 @@ def test_a_blocked_change_holds_back_only_itself(world: World, stack: Path) -> N
         churn.model_deployment_configuration_details.environment_configuration_details.environment_variables
     )
     assert variables["LOG_LEVEL"] == "debug"
+
+
+def test_a_deployment_still_creating_is_not_reported_as_up_to_date(world: World, stack: Path) -> None:
+    """An apply killed after its create was accepted leaves a CREATING deployment: the next plan must not
+    say "No changes … matches", and apply waits for it instead of exiting 0 at once."""
+    (stack / "churn-container.yaml").unlink()  # one deployment: nothing else left to plan after the kill
+    world.emulator.work_request_seconds = 3.0
+    crashed = world.mdr("apply", "manifests", "--auto-approve", crash_at="after:CreateModelDeployment")
+    assert crashed.returncode == -9
+    creating = [d for d in world.deployments() if d.lifecycle_state == "CREATING"]
+    assert creating, "the create was accepted before the kill"
+    plan = world.mdr("plan", "manifests", "--detailed-exitcode")
+    assert "matches the manifests" not in plan.stdout
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    world.emulator.work_request_seconds = 0.05
+    applied = world.mdr("apply", "manifests", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert all(d.lifecycle_state == "ACTIVE" for d in world.deployments())
+    assert world.mdr("plan", "manifests", "--detailed-exitcode").returncode == 0

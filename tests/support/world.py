@@ -46,6 +46,19 @@ class World:
     def target_args(self) -> list[str]:
         return ["--endpoint", self.emulator.url, "--config-file", str(self.config_file)]
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """``mdr`` started in the background (to be killed at a moment the test picks)."""
+        full_env = {**os.environ, "MDR_STATE_DIR": str(self.workdir / ".mdr"), "NO_COLOR": "1"}
+        command = [sys.executable, "-m", "reconciler", *args, *self.target_args()]
+        return subprocess.Popen(
+            command,
+            cwd=self.workdir,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
     def mdr(
         self,
         *args: str,
