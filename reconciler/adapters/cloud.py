@@ -240,13 +240,25 @@ def _signer_for(target: Target) -> tuple[dict[str, Any], Any | None]:
         token = Path(os.path.expanduser(token_file)).read_text().strip()
         key = oci.signer.load_private_key_from_file(config["key_file"], config.get("pass_phrase"))
         return config, oci.auth.signers.SecurityTokenSigner(token, key)
-    if target.auth == "instance_principal":
-        signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
-        return {"region": target.region or signer.region}, signer
-    if target.auth == "resource_principal":
+    if target.auth in ("instance_principal", "resource_principal"):
+        return _principal_signer(target)
+    raise ProviderError(f"unknown auth mode {target.auth!r}; choose one of {', '.join(AUTH_MODES)}")
+
+
+def _principal_signer(target: Target) -> tuple[dict[str, Any], Any]:
+    """Instance and resource principals only exist inside OCI: outside, a one-line error says so."""
+    where = {
+        "instance_principal": "on an OCI compute instance or OKE node (the instance metadata service)",
+        "resource_principal": "in OCI Functions, Data Science jobs or notebooks (OCI_RESOURCE_PRINCIPAL_* set)",
+    }[target.auth]
+    try:
+        if target.auth == "instance_principal":
+            signer: Any = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
+            return {"region": target.region or signer.region}, signer
         signer = oci.auth.signers.get_resource_principals_signer()
         return {"region": target.region or getattr(signer, "region", None)}, signer
-    raise ProviderError(f"unknown auth mode {target.auth!r}; choose one of {', '.join(AUTH_MODES)}")
+    except (OSError, ValueError, KeyError, oci.exceptions.ClientError, oci.exceptions.ServiceError) as exc:
+        raise ProviderError(f"--auth {target.auth} works only {where}: {exc}") from exc
 
 
 def open_provider(target: Target, region: str | None = None) -> Provider:

@@ -76,6 +76,14 @@ def apply_options(args: argparse.Namespace) -> ApplyOptions:
     )
 
 
+def add_emulator_target_options(parser: argparse.ArgumentParser) -> None:
+    """For commands that only ever talk to an emulator (embedded, or a running one at --endpoint)."""
+    group = parser.add_argument_group("target (default: the embedded emulator)")
+    group.add_argument("--endpoint", help="a running mdr emulator instead of the embedded one")
+    group.add_argument("--config-file", help="the OCI config that emulator wrote (with --endpoint)")
+    parser.set_defaults(local=False, profile="DEFAULT", auth="api_key", region=None)
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: real OCI with ~/.oci/config)")
     group.add_argument(

@@ -14,7 +14,7 @@ from reconciler.cli.common import (
     EXIT_OK,
     Subparsers,
     add_apply_options,
-    add_target_options,
+    add_emulator_target_options,
     apply_options,
     confirm,
     provider_factory,
@@ -69,7 +69,10 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 def cmd_emulator(args: argparse.Namespace) -> int:
     from reconciler.emulator.cli import serve
 
-    return serve(args)
+    try:
+        return serve(args)
+    except OSError as exc:  # the port is taken, the state folder is not writable, ...
+        raise MdrError(f"cannot run the emulator on {args.host}:{args.port}: {exc.strerror or exc}") from exc
 
 
 def register(sub: Subparsers) -> None:
@@ -83,7 +86,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("path", nargs="?", default="manifests", help="manifest tree (default: manifests)")
     p.add_argument("--name", help="the deployment to call (default: the first with an example input)")
     p.add_argument("--data", help="JSON to send (or @file.json) instead of the example input annotation")
-    add_target_options(p)
+    add_emulator_target_options(p)
     add_apply_options(p)
     p.set_defaults(handler=cmd_quickstart)
 

@@ -15,7 +15,7 @@ from reconciler import __version__
 from reconciler.adapters.cloud_errors import cloud_errors, describe_cloud_error
 from reconciler.cli import authoring, controller, deploy, importing, local, operate
 from reconciler.cli.common import EXIT_ERROR, Handler, print_issues
-from reconciler.core.errors import MdrError, ValidationFailed
+from reconciler.core.errors import MdrError, ValidationFailed, one_line
 
 COMMAND_GROUPS = (authoring, deploy, operate, controller, importing, local)
 
@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationFailed as exc:
         print_issues(exc.issues)
         return EXIT_ERROR
-    except MdrError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except MdrError as exc:  # one line, and printable whatever a path in it holds (a newline, bad UTF-8)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except cloud_errors() as exc:
         print(f"error: {describe_cloud_error(exc)}", file=sys.stderr)
