@@ -48,6 +48,14 @@ class Target:
     auth: str = "api_key"
     region: str | None = None
 
+    def label(self, region: str | None) -> str:
+        """Which cloud a write went to, as recorded in the audit log (never a credential)."""
+        if self.local:
+            return f"local:{self.local_dir.resolve()}"
+        if self.endpoint:
+            return f"endpoint:{self.endpoint.rstrip('/')}"
+        return f"oci:{region or self.region or '?'}"
+
     def describe(self) -> str:
         if self.local:
             return f"local emulator ({self.local_dir})"
@@ -154,6 +162,8 @@ class Provider:
         self.logging = oci.logging.LoggingManagementClient(config, **kwargs)
         self.object_storage = oci.object_storage.ObjectStorageClient(config, **kwargs)
         self.stats = CallStats()
+        #: which cloud this is, for the audit log (``Target.label``)
+        self.label = f"endpoint:{endpoint}" if endpoint else f"oci:{self.region}"
         self.budget: Any = None
         self._namespace: str | None = None
         self._on_close = on_close
@@ -263,6 +273,12 @@ def _principal_signer(target: Target) -> tuple[dict[str, Any], Any]:
 
 def open_provider(target: Target, region: str | None = None) -> Provider:
     """Build the provider for a target; ``--local`` starts an in-process emulator that lives as long as it."""
+    provider = _provider_for(target, region)
+    provider.label = target.label(provider.region)
+    return provider
+
+
+def _provider_for(target: Target, region: str | None) -> Provider:
     if target.local:
         from reconciler.emulator import Emulator
 

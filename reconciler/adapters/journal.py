@@ -105,9 +105,14 @@ class Journal(_StackRecords):
 
 @dataclass
 class AuditLog(_StackRecords):
-    """One line per API write mdr made for the stack, with its outcome and request ids (never a body)."""
+    """One line per API write mdr made for the stack, with its outcome and request ids (never a body), and
+    the target it went to: the same stack applied to the local emulator and to OCI keeps one history each."""
 
     FOLDER: ClassVar[str] = "audit"
+    target: str | None = None
+
+    def for_target(self, target: str) -> AuditLog:
+        return AuditLog(self.stack, self.path, target)
 
     def write(
         self,
@@ -130,8 +135,13 @@ class AuditLog(_StackRecords):
                 "opcWorkRequestId": work_request_id,
                 "resourceId": resource_id,
                 "detail": detail,
+                "target": self.target,
             }
         )
 
-    def read(self) -> list[dict[str, Any]]:
-        return self._file.read()
+    def read(self, target: str | None = None) -> list[dict[str, Any]]:
+        """Every record, or only those written to ``target`` (a substring of the recorded target)."""
+        records = self._file.read()
+        if target is None:
+            return records
+        return [r for r in records if target in str(r.get("target") or "")]

@@ -29,8 +29,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     assert stack.config is not None
     with open_provider(target_from_args(args), stack.config.region) as provider:
         result = compute_plan(stack, provider)
+        target = provider.label
     last: dict[str, str] = {}
     for record in AuditLog.for_stack(stack.config.stack).read():
+        if record.get("target") not in (target, None):
+            continue  # a write to another cloud (the emulator, another region) is not this one's history
         if str(record.get("outcome")) == "accepted":
             last[str(record["key"])] = str(record["time"])
     statuses = deployment_statuses(result.plan, result.live, last)
@@ -48,18 +51,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
     config, _, issues = load_stack_config(find_root(Path(args.path)))
     if config is None:
         raise ValidationFailed(issues)
-    records = (
-        AuditLog.for_stack(config.stack).read()[-args.last :]
-        if args.last
-        else AuditLog.for_stack(config.stack).read()
-    )
+    records = AuditLog.for_stack(config.stack).read(args.target)
+    records = records[-args.last :] if args.last else records
     if args.output == "json":
         for record in records:
             print(json.dumps(record, sort_keys=True))
         return EXIT_OK
     for r in records:
         print(
-            f"{r['time']}  {r['operation']:<34} {r['key']:<40} {r['outcome']:<12} "
+            f"{r['time']}  {r.get('target') or '-'}  {r['operation']:<34} {r['key']:<40} {r['outcome']:<12} "
             f"request={r.get('opcRequestId') or '-'} work_request={r.get('opcWorkRequestId') or '-'}"
         )
     return EXIT_OK
@@ -126,6 +126,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
     p.add_argument("--output", choices=["text", "json"], default="text")
     p.add_argument("--last", type=int, default=0, metavar="N", help="only the last N entries")
+    p.add_argument(
+        "--target",
+        metavar="TEXT",
+        help="only writes to a target containing TEXT (e.g. oci:, local:, a region)",
+    )
     p.set_defaults(handler=cmd_audit)
 
     p = sub.add_parser("unlock", help="remove a stale stack lock left by a dead writer")

@@ -195,7 +195,7 @@ def execute(plan: Plan, provider: Any, options: ApplyOptions) -> ApplyResult:
         provider,
         runnable,
         Journal.for_stack(plan.stack),
-        AuditLog.for_stack(plan.stack),
+        AuditLog.for_stack(plan.stack).for_target(getattr(provider, "label", "") or "unknown"),
         apply_options_for(plan, provider, options),
     )
     result = executor.run()
