@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import oci
 
 from reconciler.adapters.cloud_errors import classify
-from reconciler.adapters.journal import state_dir
+from reconciler.adapters.journal import make_state_dir, state_dir
 from reconciler.core.errors import MdrError
 
 AUTH_MODES = ("api_key", "instance_principal", "resource_principal", "security_token")
@@ -282,7 +282,7 @@ def _provider_for(target: Target, region: str | None) -> Provider:
     if target.local:
         from reconciler.emulator import Emulator
 
-        target.local_dir.mkdir(parents=True, exist_ok=True)
+        make_state_dir(target.local_dir)
         emulator = Emulator(state_dir=target.local_dir, region=region or "us-ashburn-1").start()
         return Provider(emulator.oci_config(), None, emulator.url, fast=True, on_close=emulator.stop)
     if target.endpoint:

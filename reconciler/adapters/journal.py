@@ -21,6 +21,17 @@ def state_dir() -> Path:
     return Path(os.environ.get("MDR_STATE_DIR", ".mdr"))
 
 
+def make_state_dir(path: Path) -> Path:
+    """Create ``path`` (inside the state folder); the state folder gets a ``.gitignore`` of ``*`` so that
+    keys, emulator state, journal and audit log never show up as untracked files (as other tools do)."""
+    path.mkdir(parents=True, exist_ok=True)
+    root = state_dir()
+    ignore = root / ".gitignore"
+    if root.is_dir() and not ignore.exists():
+        ignore.write_text("# mdr's local state (keys, emulator, journal, audit log): never commit it\n*\n")
+    return path
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -35,7 +46,7 @@ class _JsonLines:
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, sort_keys=True, default=str)
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_state_dir(self.path.parent)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
                 handle.flush()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.adapters.cloud_errors import Conflict, NotFound, PreconditionFailed
-from reconciler.adapters.journal import state_dir
+from reconciler.adapters.journal import make_state_dir, state_dir
 from reconciler.core.errors import MdrError
 
 
@@ -51,7 +51,7 @@ class FileLock:
             return None
 
     def acquire(self, timeout: float) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_state_dir(self.path.parent)
         handle = self.path.open("a+", encoding="utf-8")
         deadline = time.monotonic() + timeout
         while True:

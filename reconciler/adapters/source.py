@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.adapters.journal import state_dir
+from reconciler.adapters.journal import make_state_dir, state_dir
 from reconciler.core.errors import MdrError
 
 
@@ -70,7 +70,7 @@ class GitSource:
         if not (self.workdir / ".git").is_dir():
             if self.workdir.exists():
                 shutil.rmtree(self.workdir)
-            self.workdir.parent.mkdir(parents=True, exist_ok=True)
+            make_state_dir(self.workdir.parent)
             self._git(
                 "clone", "--quiet", "--branch", self.branch, "--single-branch", self.url, str(self.workdir)
             )

@@ -39,11 +39,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+DEFAULT_REFERENCE = "docs/manifest-reference.md"
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from reconciler.adapters.schema_files import write_schemas
     from reconciler.core.schema import render_reference, render_schemas
 
     out = Path(args.out)
+    if args.docs is None and Path(DEFAULT_REFERENCE).is_file():
+        args.docs = DEFAULT_REFERENCE  # the reference is generated from the same schemas: keep them together
     expected = {out / name: text for name, text in render_schemas().items()}
     if args.docs:
         expected[Path(args.docs)] = render_reference()
@@ -75,6 +80,10 @@ def register(sub: Subparsers) -> None:
 
     p = sub.add_parser("schema", help="write the JSON Schemas of the manifests (for editors)")
     p.add_argument("--out", default="schemas", help="output folder (default: schemas)")
-    p.add_argument("--docs", help="also write the Markdown manifest reference to this file")
+    p.add_argument(
+        "--docs",
+        help=f"also write the Markdown manifest reference to this file (default: {DEFAULT_REFERENCE} when it "
+        "exists, so schemas and reference never drift apart)",
+    )
     p.add_argument("--check", action="store_true", help="fail if the files in --out are out of date")
     p.set_defaults(handler=cmd_schema)

@@ -115,3 +115,11 @@ def test_each_stack_keeps_its_records_under_the_state_dir(
 
     assert Journal.for_stack("a").path == tmp_path / "state" / "journal" / "a.jsonl"
     assert AuditLog.for_stack("a").path == tmp_path / "state" / "audit" / "a.jsonl"
+
+
+def test_the_state_folder_ignores_itself_in_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys, emulator state, journal and audit log must never show up as untracked files."""
+    monkeypatch.setenv("MDR_STATE_DIR", str(tmp_path / ".mdr"))
+    AuditLog.for_stack("risk-prod").write("ModelDeployment/x", "CreateModel", "accepted")
+    ignore = tmp_path / ".mdr" / ".gitignore"
+    assert ignore.read_text().splitlines()[-1] == "*"

@@ -343,3 +343,17 @@ def test_a_leader_that_lost_its_lease_stands_by_and_can_lead_again(world: World)
         assert first.stop() == 0
         if second is not None:
             second.stop()
+
+
+def test_a_suspended_deployment_is_reported_in_the_controller_log_once(world: World) -> None:
+    stack = copy_example_stack(world.workdir / "manifests")
+    edit(stack / "fraud-scorer.yaml", "  annotations:\n", "  annotations:\n    mdr.io/suspend: 'true'\n")
+    controller = ControllerProcess(world, "manifests", "--interval", "1s")
+    try:
+        eventually(lambda: controller.status().get("reconciles", 0) >= 3, what="a few reconciles")
+    finally:
+        assert controller.stop() == 0
+    lines = (world.workdir / f"controller-{controller.port}.log").read_text().splitlines()
+    suspended = [json.loads(x) for x in lines if "mdr.io/suspend" in x]
+    assert len(suspended) == 1, suspended
+    assert suspended[0]["level"] == "warning" and "fraud-scorer" in suspended[0]["warning"]

@@ -266,6 +266,9 @@ class Controller:
                 self.state.deployments = [s.to_dict() for s in statuses]
                 self.state.invalid = [str(i) for i in issues]
                 self.state.drift = drift
+                for warning in result.plan.warnings:
+                    if warning not in self.state.warnings:  # logged once, not on every resync
+                        log.warning("plan warning", extra={"warning": warning})
                 self.state.warnings = list(result.plan.warnings)
                 self.state.last_error = None if applied_ok else "; ".join(failures)[:2000]
                 if applied_ok:
