@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationFailed as exc:
         print_issues(exc.issues)
         return EXIT_ERROR
-    except MdrError as exc:  # one line, and printable whatever a path in it holds (a newline, bad UTF-8)
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+    except MdrError as exc:  # printable whatever a path in it holds; only mdr's own line breaks remain
+        print("error: " + "\n".join(one_line(line) for line in str(exc).split("\n")), file=sys.stderr)
         return EXIT_ERROR
     except cloud_errors() as exc:
         print(f"error: {describe_cloud_error(exc)}", file=sys.stderr)

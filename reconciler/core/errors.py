@@ -10,6 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def one_line(text: str) -> str:
+    """``text`` with every unprintable character (newline, tab, NUL, escape, U+2028, ...) written as its
+    Python escape, so that an error always takes exactly one line whatever a file or key name holds."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 @dataclass(frozen=True, order=True)
 class Issue:
     """One problem in a user's input, located precisely enough to jump to it in an editor."""
@@ -27,7 +35,7 @@ class Issue:
             if self.column:
                 where += f":{self.column}"
         field = f" {self.path}:" if self.path else ""
-        return f"{where}:{field} {self.message}"
+        return one_line(f"{where}:{field} {self.message}")
 
 
 class MdrError(Exception):
