@@ -19,6 +19,14 @@ matches at any depth, a leading ``/`` anchors it at the root).
 
 Everything streams in 1 MiB chunks; no file is ever read whole into memory (except score.py / runtime.yaml
 for checks, which are capped).
+
+Safety: a folder is walked without recursion; a symlink must resolve inside the artifact (files and folders
+alike), and one that dangles, loops, or leads back to a folder containing it is an error, as are special
+files (FIFOs, sockets, devices), names that are not UTF-8, and folders nested deeper than
+``MAX_FOLDER_DEPTH``. A zip must be readable by what uploads it: no encrypted entry, no compression method
+other than stored, deflate, bzip2 or lzma, no name twice, no name that is both a file and a folder; the
+checks (``check_artifact``) read every member once, so a bad CRC is found by ``mdr validate``. Any error
+while reading is an ``ArtifactError``, never an exception from ``zipfile`` or the OS.
 """
 
 from __future__ import annotations
@@ -26,8 +34,12 @@ from __future__ import annotations
 import ast
 import fnmatch
 import hashlib
+import io
+import lzma
 import os
 import re
+import struct
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Generator
@@ -35,9 +47,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
-
-from reconciler.core.errors import ArtifactError, Issue
+from reconciler.core.document import Document, parse_documents
+from reconciler.core.errors import ArtifactError, Issue, one_line
 
 ARTIFACT_CHUNK = 1024 * 1024
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -52,6 +63,23 @@ ALWAYS_EXCLUDED_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", ".git", "
 ALWAYS_EXCLUDED_FILES = ("*.pyc", ".DS_Store", IGNORE_FILE)
 MAX_CHECKED_FILE = 1024 * 1024  # score.py / runtime.yaml larger than this are not parsed
 CONDA_ENV_TYPES = ("published", "data_science")
+MAX_FOLDER_DEPTH = 64
+MAX_FILES = 100_000  # also bounds a tree of symlinks that multiplies one folder many times over
+#: what Python's zipfile (and so the upload, which re-reads every member) can decompress
+ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+#: what reading a broken zip raises: zipfile, its decompressors and struct do not share a base class
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    KeyError,
+    struct.error,
+)
 
 
 @dataclass(frozen=True)
@@ -117,33 +145,91 @@ def _always_excluded(name: str, is_dir: bool) -> bool:
 # --- listing ------------------------------------------------------------------------------------------
 
 
-def _list_folder(root: Path) -> list[ArtifactFile]:
-    root_real = root.resolve()
-    ignore_file = root / IGNORE_FILE
-    patterns = _parse_ignore(ignore_file.read_text(encoding="utf-8")) if ignore_file.is_file() else []
-    files: list[ArtifactFile] = []
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or exc) or type(exc).__name__
 
-    def walk(folder: Path, prefix: str) -> None:
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            rel = f"{prefix}{entry.name}"
+
+def _read_ignore(root: Path) -> list[_Pattern]:
+    ignore_file = root / IGNORE_FILE
+    try:
+        if not ignore_file.is_file():
+            return []
+        return _parse_ignore(ignore_file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(
+            f"{ignore_file}: {IGNORE_FILE} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ArtifactError(f"{ignore_file}: cannot read {IGNORE_FILE}: {_reason(exc)}") from None
+
+
+def _link_target(path: Path, root_real: Path, chain: tuple[Path, ...]) -> Path:
+    """Where a symlink leads; ArtifactError when it dangles, loops or leaves the artifact."""
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: broken symlink (its target does not exist)") from None
+    except (OSError, RuntimeError) as exc:  # ELOOP: Python before 3.13 raises RuntimeError
+        raise ArtifactError(f"{path}: symlink loop ({_reason(exc)})") from None
+    if not target.is_relative_to(root_real):
+        raise ArtifactError(f"{path}: symlink points outside the artifact folder ({target})")
+    if target in chain:
+        raise ArtifactError(f"{path}: symlink loops back to {target}, a folder that contains it")
+    return target
+
+
+def _list_folder(root: Path) -> list[ArtifactFile]:
+    try:
+        root_real = root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise ArtifactError(f"{root}: cannot read the artifact folder: {_reason(exc)}") from None
+    patterns = _read_ignore(root)
+    files: list[ArtifactFile] = []
+    # folders still to list: (path, real path, relative prefix, the real folders walked to reach it)
+    pending: list[tuple[Path, Path, str, tuple[Path, ...]]] = [(root, root_real, "", (root_real,))]
+    while pending:
+        folder, real, prefix, chain = pending.pop()
+        if len(chain) > MAX_FOLDER_DEPTH:
+            raise ArtifactError(f"{folder}: folders are nested more than {MAX_FOLDER_DEPTH} levels deep")
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise ArtifactError(f"{folder}: cannot list this folder: {_reason(exc)}") from None
+        for entry in entries:
             path = Path(entry.path)
-            if entry.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(root_real):
-                    raise ArtifactError(f"{path}: symlink points outside the artifact folder ({target})")
-                if not target.exists():
-                    raise ArtifactError(f"{path}: broken symlink")
-            is_dir = entry.is_dir()
+            rel = f"{prefix}{entry.name}"
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ArtifactError(f"{one_line(str(path))}: the file name is not valid UTF-8") from None
+            try:
+                target = _link_target(path, root_real, chain) if entry.is_symlink() else None
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()
+            except OSError as exc:
+                raise ArtifactError(f"{path}: cannot read: {_reason(exc)}") from None
             if _always_excluded(entry.name, is_dir) or _ignored(rel, is_dir, patterns):
                 continue
             if is_dir:
                 if (path / "pyvenv.cfg").exists():
                     continue  # a virtualenv
-                walk(path, rel + "/")
-            elif entry.is_file():
-                files.append(ArtifactFile(rel, path.stat().st_size, source=path))
-
-    walk(root, "")
+                child = target if target is not None else real / entry.name
+                pending.append((path, child, rel + "/", (*chain, child)))
+            elif is_file:
+                try:
+                    size = path.stat().st_size
+                except OSError as exc:
+                    raise ArtifactError(f"{path}: cannot read: {_reason(exc)}") from None
+                files.append(ArtifactFile(rel, size, source=path))
+                if len(files) > MAX_FILES:
+                    raise ArtifactError(
+                        f"{root}: more than {MAX_FILES} files; list the extra ones in {IGNORE_FILE}"
+                    )
+            else:
+                raise ArtifactError(
+                    f"{path}: not a regular file or folder (a FIFO, socket or device); remove it or list it "
+                    f"in {IGNORE_FILE}"
+                )
     return sorted(_unwrap(files), key=lambda f: f.rel)
 
 
@@ -172,23 +258,54 @@ def _unwrap(files: list[ArtifactFile]) -> list[ArtifactFile]:
     return [ArtifactFile(f.rel[len(prefix) :], f.size, f.source, f.member) for f in files]
 
 
+def _check_zip_entries(archive: Path, infos: list[zipfile.ZipInfo]) -> None:
+    files: set[str] = set()
+    folders: set[str] = set()
+    for info in infos:
+        name = info.filename
+        if info.is_dir():
+            folders.add(name.rstrip("/"))
+            continue
+        _safe_member(name, archive)
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise ArtifactError(f"{archive}: entry {name!r} is a symlink")
+        if info.flag_bits & 0x1:
+            raise ArtifactError(
+                f"{archive}: entry {name!r} is encrypted; an artifact must be an unencrypted zip"
+            )
+        if info.compress_type not in ZIP_METHODS:
+            raise ArtifactError(
+                f"{archive}: entry {name!r} uses compression method {info.compress_type}, which cannot be "
+                "read; use stored or deflate (zip's defaults)"
+            )
+        if name in files:
+            raise ArtifactError(f"{archive}: entry {name!r} appears more than once")
+        files.add(name)
+        parts = name.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    clash = sorted(files & folders)
+    if clash:
+        raise ArtifactError(f"{archive}: {clash[0]!r} is both a file and a folder in the zip")
+
+
 def _list_zip(archive: Path) -> list[ArtifactFile]:
     try:
         with zipfile.ZipFile(archive) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-    except zipfile.BadZipFile as exc:
-        raise ArtifactError(f"{archive}: not a valid zip file ({exc})") from exc
-    for info in infos:
-        _safe_member(info.filename, archive)
-        if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise ArtifactError(f"{archive}: entry {info.filename!r} is a symlink")
+            every = zf.infolist()
+    except _ZIP_ERRORS as exc:
+        raise ArtifactError(f"{archive}: not a valid zip file ({one_line(_reason(exc))})") from None
+    _check_zip_entries(archive, every)
+    infos = [i for i in every if not i.is_dir()]
     names = [i.filename for i in infos]
     strip = _wrapper_prefix(names)
     patterns: list[_Pattern] = []
     ignore_member = strip + IGNORE_FILE
     if ignore_member in names:
-        with zipfile.ZipFile(archive) as zf:
-            patterns = _parse_ignore(zf.read(ignore_member).decode("utf-8", "replace"))
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                patterns = _parse_ignore(zf.read(ignore_member).decode("utf-8", "replace"))
+        except _ZIP_ERRORS as exc:
+            raise ArtifactError(f"{archive}!{ignore_member}: cannot be read ({_reason(exc)})") from None
     files = []
     for info in infos:
         rel = info.filename[len(strip) :]
@@ -217,15 +334,36 @@ def list_files(source: Path) -> list[ArtifactFile]:
 
 
 def _chunks(source: Path, item: ArtifactFile) -> Generator[bytes, None, None]:
+    """The file's bytes; ArtifactError when they cannot be read (a zip's bad CRC is found at its end)."""
     if item.source is not None:
-        with item.source.open("rb") as handle:
-            while chunk := handle.read(ARTIFACT_CHUNK):
-                yield chunk
+        try:
+            with item.source.open("rb") as handle:
+                while chunk := handle.read(ARTIFACT_CHUNK):
+                    yield chunk
+        except OSError as exc:
+            raise ArtifactError(f"{item.source}: cannot read: {_reason(exc)}") from None
         return
     assert item.member is not None
-    with zipfile.ZipFile(source) as zf, zf.open(item.member) as handle:
-        while chunk := handle.read(ARTIFACT_CHUNK):
-            yield chunk
+    try:
+        with zipfile.ZipFile(source) as zf, zf.open(item.member) as handle:
+            while chunk := handle.read(ARTIFACT_CHUNK):
+                yield chunk
+    except _ZIP_ERRORS as exc:
+        raise ArtifactError(f"{source}!{item.member}: cannot be read ({one_line(_reason(exc))})") from None
+
+
+def verify_readable(source: Path, files: list[ArtifactFile]) -> None:
+    """Read what an upload will read: every member of a zip once (decompressing it and checking its CRC),
+    and open every file of a folder. ArtifactError names the first that fails."""
+    for item in files:
+        if item.source is not None:
+            try:
+                item.source.open("rb").close()
+            except OSError as exc:
+                raise ArtifactError(f"{item.source}: cannot read: {_reason(exc)}") from None
+        else:
+            for _ in _chunks(source, item):
+                pass
 
 
 def _frame(value: int) -> bytes:
@@ -311,12 +449,14 @@ def package(source: Path, dest: Path) -> PackageResult:
     return PackageResult(dest, "sha256:" + digest.hexdigest(), dest.stat().st_size, len(files))
 
 
-def read_member(source: Path, rel: str) -> bytes:
+def read_member(source: Path, rel: str, files: list[ArtifactFile] | None = None) -> bytes:
     """A small file of the artifact (score.py, runtime.yaml); KeyError when absent."""
-    for item in list_files(source):
+    for item in files if files is not None else list_files(source):
         if item.rel == rel:
             if item.size > MAX_CHECKED_FILE:
-                raise ArtifactError(f"{rel} is {item.size} bytes; too large to check")
+                raise ArtifactError(
+                    f"{_where(source, rel)}: {item.size} bytes; too large to check (at most {MAX_CHECKED_FILE})"
+                )
             return b"".join(_chunks(source, item))
     raise KeyError(rel)
 
@@ -328,12 +468,39 @@ def _where(source: Path, rel: str) -> str:
     return str(source / rel) if source.is_dir() else f"{source}!{rel}"
 
 
+def _busiest_line(text: bytes) -> int:
+    """The line holding the most tokens: where an expression too complex to compile is (1 if unknown)."""
+    counts: dict[int, int] = {}
+    try:
+        for token in tokenize.tokenize(io.BytesIO(text).readline):
+            counts[token.start[0]] = counts.get(token.start[0], 0) + 1
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return max(counts, key=lambda line: counts[line], default=1)
+
+
 def _check_score(source: Path, text: bytes) -> list[Issue]:
     file = _where(source, "score.py")
+    if b"\0" in text:
+        line = text[: text.index(b"\0")].count(b"\n") + 1
+        return [Issue(file, line, 1, "", "score.py does not parse: it holds a null byte")]
     try:
         tree = ast.parse(text, filename=file)
     except SyntaxError as exc:
-        return [Issue(file, exc.lineno or 0, exc.offset or 0, "", f"score.py does not parse: {exc.msg}")]
+        return [Issue(file, exc.lineno or 1, exc.offset or 1, "", f"score.py does not parse: {exc.msg}")]
+    except (RecursionError, MemoryError):
+        return [
+            Issue(
+                file,
+                _busiest_line(text),
+                1,
+                "",
+                "score.py does not compile: an expression is too complex (too long or too deeply nested) "
+                "for Python; split it up",
+            )
+        ]
+    except ValueError as exc:  # e.g. source Python refuses before parsing
+        return [Issue(file, 1, 1, "", f"score.py does not parse: {exc}")]
     functions = {
         node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
@@ -382,45 +549,53 @@ def _check_score(source: Path, text: bytes) -> list[Issue]:
     return issues
 
 
-def _yaml_line(text: str, key: str, parent: str | None = None) -> int:
-    """The line of ``key``; when it is missing, the line of ``parent`` (where it belongs), else 1."""
-    for wanted in (key, parent):
-        if wanted is None:
-            continue
-        for number, row in enumerate(text.splitlines(), 1):
-            if re.match(rf"^\s*{re.escape(wanted)}\s*:", row):
-                return number
-    return 1
-
-
-def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
-    file = _where(source, "runtime.yaml")
-    text = raw.decode("utf-8", "replace")
+def _read_runtime(file: str, raw: bytes) -> tuple[Document | None, list[Issue]]:
+    """runtime.yaml parsed as manifests are (bounded depth and size, plain data only, positions kept)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else 0
-        return [
-            Issue(
-                file,
-                line,
-                mark.column + 1 if mark else 0,
-                "",
-                f"runtime.yaml is not valid YAML: {exc.problem}",
-            )
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [
+            Issue(file, line, 1, "", f"runtime.yaml is not UTF-8 text ({exc.reason} at byte {exc.start})")
         ]
-    except yaml.YAMLError as exc:
-        return [Issue(file, 0, 0, "", f"runtime.yaml is not valid YAML: {exc}")]
-    if not isinstance(data, dict):
-        return [Issue(file, 1, 1, "", "runtime.yaml must be a mapping")]
-    issues = []
+    documents, problems = parse_documents(text, file)
+    if problems:
+        issues = []
+        for problem in problems:
+            message = problem.message
+            for prefix in ("YAML syntax error: ", "YAML error: "):
+                if message.startswith(prefix):
+                    message = "runtime.yaml is not valid YAML: " + message[len(prefix) :]
+                    break
+            else:
+                message = f"runtime.yaml: {message}"
+            issues.append(Issue(problem.file, problem.line, problem.column, problem.path, message))
+        return None, issues
+    if len(documents) > 1:
+        line, column = documents[1].start
+        return None, [Issue(file, line, column, "", "runtime.yaml must hold one YAML document, not several")]
+    if not documents or not isinstance(documents[0].data, dict):
+        return None, [Issue(file, 1, 1, "", "runtime.yaml must be a mapping")]
+    return documents[0], []
+
+
+def _check_runtime(source: Path, raw: bytes, content: bool = True) -> list[Issue]:
+    """Problems reading runtime.yaml; with ``content``, also what a conda deployment needs in it."""
+    file = _where(source, "runtime.yaml")
+    document, issues = _read_runtime(file, raw)
+    if document is None or not content:
+        return issues
+    data = document.data
+
+    def _yaml_line(*path: str) -> int:
+        return document.locate(path)[0]
+
     version = data.get("MODEL_ARTIFACT_VERSION")
     if str(version) not in ("3.0", "3"):
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "MODEL_ARTIFACT_VERSION"),
+                _yaml_line("MODEL_ARTIFACT_VERSION"),
                 1,
                 "MODEL_ARTIFACT_VERSION",
                 f'MODEL_ARTIFACT_VERSION must be "3.0" (found {version!r})',
@@ -432,7 +607,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_CONDA_ENV", "MODEL_DEPLOYMENT"),
+                _yaml_line("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV"),
                 1,
                 "MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV",
                 "runtime.yaml needs MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV (the conda pack the model runs in)",
@@ -445,7 +620,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_ENV_PATH", "INFERENCE_CONDA_ENV"),
+                _yaml_line("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV", "INFERENCE_ENV_PATH"),
                 1,
                 f"{prefix}.INFERENCE_ENV_PATH",
                 "INFERENCE_ENV_PATH must be an oci://bucket@namespace/... path of a conda pack",
@@ -455,7 +630,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_ENV_SLUG", "INFERENCE_CONDA_ENV"),
+                _yaml_line("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV", "INFERENCE_ENV_SLUG"),
                 1,
                 f"{prefix}.INFERENCE_ENV_SLUG",
                 "INFERENCE_ENV_SLUG is required",
@@ -466,7 +641,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_ENV_TYPE", "INFERENCE_CONDA_ENV"),
+                _yaml_line("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV", "INFERENCE_ENV_TYPE"),
                 1,
                 f"{prefix}.INFERENCE_ENV_TYPE",
                 f"INFERENCE_ENV_TYPE must be one of {', '.join(CONDA_ENV_TYPES)} (found {env_type!r})",
@@ -477,7 +652,7 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
         issues.append(
             Issue(
                 file,
-                _yaml_line(text, "INFERENCE_PYTHON_VERSION", "INFERENCE_CONDA_ENV"),
+                _yaml_line("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV", "INFERENCE_PYTHON_VERSION"),
                 1,
                 f"{prefix}.INFERENCE_PYTHON_VERSION",
                 f'INFERENCE_PYTHON_VERSION must be a Python 3 version like "3.11" (found {python!r})',
@@ -487,23 +662,25 @@ def _check_runtime(source: Path, raw: bytes) -> list[Issue]:
 
 
 def check_artifact(source: Path, runtime: str = "conda") -> list[Issue]:
-    """Every problem that would make the service reject or fail this artifact; empty when it is fine."""
+    """Every problem that would make the service reject or fail this artifact, or stop mdr from reading
+    what it uploads; empty when it is fine."""
     try:
-        names = {f.rel for f in list_files(source)}
+        files = list_files(source)
+        verify_readable(source, files)
+        names = {f.rel for f in files}
+        conda = runtime == "conda"
+        score = read_member(source, "score.py", files) if conda and "score.py" in names else None
+        runtime_yaml = read_member(source, "runtime.yaml", files) if "runtime.yaml" in names else None
     except ArtifactError as exc:
         return [Issue(str(source), 0, 0, "", str(exc))]
     issues: list[Issue] = []
-    required = ("score.py", "runtime.yaml") if runtime == "conda" else ()
+    required = ("score.py", "runtime.yaml") if conda else ()
     for name in required:
         if name not in names:
             issues.append(Issue(_where(source, name), 0, 0, "", f"{name} is missing at the artifact's root"))
-    if "score.py" in names and runtime == "conda":
-        issues.extend(_check_score(source, read_member(source, "score.py")))
-    if "runtime.yaml" in names:
-        runtime_issues = _check_runtime(source, read_member(source, "runtime.yaml"))
-        if runtime != "conda":  # a container serves the model itself: only syntax matters
-            runtime_issues = [
-                i for i in runtime_issues if "not valid YAML" in i.message or "mapping" in i.message
-            ]
-        issues.extend(runtime_issues)
+    if score is not None:
+        issues.extend(_check_score(source, score))
+    if runtime_yaml is not None:
+        # a container serves the model itself: only whether runtime.yaml can be read matters
+        issues.extend(_check_runtime(source, runtime_yaml, content=conda))
     return issues

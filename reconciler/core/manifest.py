@@ -7,11 +7,18 @@ silently ignored, because an ignored key is a setting the user believes is live 
 Limits enforced here come from the OCI service (``shared/reference/oci-api.md`` §2.3) and from the
 mistakes ADS users run into (``shared/reference/ads.md``); each is checked where the user wrote it, so
 that the error points at the right line.
+
+Input is strict: no value is converted to the type a field wants (``replicas: "2"``, ``protect: "off"`` and
+``replicas: true`` are errors), except that a whole number is a number (``ocpus: 1``). A pattern matches the
+whole value: pydantic's patterns run on the Rust regex engine, where ``$`` is the end of the text (Python's
+``re`` would let a trailing newline through), and the checks written in Python use ``re.fullmatch``.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,7 +37,7 @@ KIND_MODEL_DEPLOYMENT = "ModelDeployment"
 
 # --- scalar types -----------------------------------------------------------------------------------
 
-_OCID_RE = r"^ocid1\.{type}\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9._-]{{1,255}}$"
+_OCID_RE = r"^ocid1\.{type}\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9._-]{{1,255}}$"  # with re.fullmatch only
 
 
 def _ocid_pattern(*types: str) -> str:
@@ -52,12 +59,12 @@ DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=400)]
 LogName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,255}$")]
 
-ENV_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+ENV_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # with fullmatch: no trailing newline
 ENV_NAME_MAX = 31  # the service requires names shorter than 32 characters
 ENV_TOTAL_MAX = 2048  # total bytes of names and values, as the service counts them
 CMD_TOTAL_MAX = 2048
 FORBIDDEN_PORTS = frozenset({24224, 8446, 8447})
-RESERVED_TAG_PREFIX = "mdr-"
+RESERVED_TAG_PREFIX = "mdr-"  # in any case: OCI tag keys are case-insensitive
 
 # Shape family -> (min ocpus, max ocpus, min memory GB, max memory GB), from the SDK docstrings.
 FLEX_LIMITS: dict[str, tuple[float, float, float, float]] = {
@@ -86,9 +93,46 @@ def field_error(field: str | int | tuple[str | int, ...], message: str, value: A
 
 
 class Strict(BaseModel):
-    """Base of every manifest model: unknown keys are errors, values are immutable after load."""
+    """Base of every manifest model: unknown keys are errors, no value is coerced to another type, NaN and
+    infinity are not numbers, patterns match whole values, and values are immutable after load."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        strict=True,
+        allow_inf_nan=False,
+        regex_engine="rust-regex",  # ``$`` is the end of the text, as in JSON Schema (not "before a \n")
+    )
+
+
+def _json_problem(value: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """The first place (in document order) where ``value`` is not plain JSON, and why; None when it is.
+
+    Iterative, so that no nesting depth can exhaust the stack (the YAML loader bounds depth as well).
+    """
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while pending:
+        path, item = pending.pop()
+        if item is None or isinstance(item, bool | int | str):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return path, f"{item!r} is not a JSON number (JSON has no NaN or infinity)"
+            continue
+        if isinstance(item, dict):
+            for key in item:
+                if not isinstance(key, str):
+                    return path, f"key {key!r} is not a string"
+            pending.extend(((*path, k), v) for k, v in reversed(item.items()))
+            continue
+        if isinstance(item, list):
+            pending.extend(((*path, i), v) for i, v in reversed(list(enumerate(item))))
+            continue
+        kind = "a date" if isinstance(item, date) else f"a {type(item).__name__}"
+        hint = "; quote it to make it a string" if isinstance(item, date) else ""
+        return path, f"{kind} is not a JSON value{hint}"
+    return None
 
 
 # --- model --------------------------------------------------------------------------------------------
@@ -118,7 +162,18 @@ class DefinedMetadata(Strict):
     framework: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
     frameworkVersion: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
     algorithm: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    hyperparameters: dict[str, Any] | None = None
+    hyperparameters: dict[str, Any] | None = Field(
+        None, description="Any JSON object (sent as JSON): no dates, binary, sets, NaN or infinity"
+    )
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = _json_problem(value)
+        if problem is not None:
+            path, message = problem
+            raise field_error(path, f"hyperparameters must be JSON: {message}")
+        return value
 
 
 CustomMetadataCategory = Literal[
@@ -297,7 +352,7 @@ class SecretRef(Strict):
 def _check_env(env: dict[str, str], secret_env: dict[str, SecretRef]) -> None:
     for key_map, field in ((env, "env"), (secret_env, "secretEnv")):
         for name in key_map:
-            if not ENV_NAME_RE.match(name):
+            if not ENV_NAME_RE.fullmatch(name):
                 raise field_error(
                     (field, name),
                     f"environment variable name {name!r} must start with a letter and contain only "
@@ -471,15 +526,36 @@ class Policy(Strict):
 # --- the deployment -----------------------------------------------------------------------------------
 
 
+def _reserved(key: str) -> bool:
+    return key.lower().startswith(RESERVED_TAG_PREFIX)
+
+
+def _reserved_error(loc: tuple[str, ...], key: str) -> ValidationError:
+    return field_error(
+        loc, f"tag keys starting with {RESERVED_TAG_PREFIX!r} (in any case) are reserved for mdr", key
+    )
+
+
 def _check_freeform_tags(tags: dict[str, str]) -> dict[str, str]:
     for key in tags:
-        if key.startswith(RESERVED_TAG_PREFIX):
-            raise field_error(
-                key, f"tag keys starting with {RESERVED_TAG_PREFIX!r} are reserved for mdr", key
-            )
+        if _reserved(key):
+            raise _reserved_error((key,), key)
         if not 1 <= len(key) <= 100:
             raise field_error(key, "tag keys must be 1-100 characters", key)
     return tags
+
+
+def _check_defined_tags(tags: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    for namespace, values in tags.items():
+        if _reserved(namespace):
+            raise _reserved_error((namespace,), namespace)
+        for key in values:
+            if _reserved(key):
+                raise _reserved_error((namespace, key), key)
+    return tags
+
+
+TagValue = Annotated[str, StringConstraints(max_length=256)]
 
 
 class ModelDeploymentSpec(Strict):
@@ -493,10 +569,16 @@ class ModelDeploymentSpec(Strict):
     runtime: Runtime
     logging: Logging | None = None
     policy: Policy = Field(default_factory=Policy)
-    freeformTags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
-    definedTags: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    freeformTags: dict[str, TagValue] = Field(
+        default_factory=dict, description="Tag values are strings: quote numbers and dates"
+    )
+    definedTags: dict[str, dict[str, TagValue]] = Field(
+        default_factory=dict,
+        description="namespace -> key -> value; values are strings (quote numbers and dates), as OCI stores them",
+    )
 
     _tags = field_validator("freeformTags")(classmethod(lambda cls, v: _check_freeform_tags(v)))
+    _defined = field_validator("definedTags")(classmethod(lambda cls, v: _check_defined_tags(v)))
 
 
 LabelValue = Annotated[str, StringConstraints(max_length=63)]
@@ -516,8 +598,10 @@ class Metadata(Strict):
     @classmethod
     def _adopt_is_a_deployment(cls, value: dict[str, str]) -> dict[str, str]:
         target = value.get(ADOPT_ANNOTATION)
-        if target is not None and not re.match(_ocid_pattern("datasciencemodeldeployment"), target):
-            raise field_error((ADOPT_ANNOTATION,), f"{ADOPT_ANNOTATION} must be a model deployment OCID")
+        if target is not None and not re.fullmatch(_ocid_pattern("datasciencemodeldeployment"), target):
+            raise field_error(
+                (ADOPT_ANNOTATION,), f"{ADOPT_ANNOTATION} must be a model deployment OCID, not {target!r}"
+            )
         return value
 
 
@@ -565,7 +649,14 @@ class StackConfig(Strict):
     stack: Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)] = Field(
         description="Ownership scope: only resources tagged with this stack are ever touched"
     )
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+-[0-9]+$")]
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+-[0-9]+$")] = Field(
+        description="An OCI region identifier, e.g. us-ashburn-1. It must be a region the installed OCI SDK "
+        "knows (oci.regions.REGIONS), so that a typo fails validation instead of the first API call; for a "
+        "region newer than the SDK, upgrade the oci package or set allowUnknownRegion: true"
+    )
+    allowUnknownRegion: bool = Field(
+        False, description="Accept a region the installed OCI SDK does not list (one launched after it)"
+    )
     defaults: StackDefaults = Field(default_factory=StackDefaults)
     prune: bool = Field(False, description="Delete owned resources that no manifest names any more")
     maxDeletes: int = Field(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,23 @@ def _is_union_tag(part: str | int) -> bool:
     )
 
 
+def _type_hint(kind: str, value: Any) -> str:
+    """What YAML read instead of the type a field wants, and the fix: mdr converts no types."""
+    if kind in ("int_type", "float_type", "bool_type"):
+        if isinstance(value, str):
+            return f", not the string {value!r} (mdr converts no types: write it without quotes)"
+        if isinstance(value, bool):
+            return f", not the boolean {str(value).lower()}"
+    if kind == "string_type":
+        if isinstance(value, bool):
+            return ", not a boolean (YAML reads true, yes and on as booleans): quote it"
+        if isinstance(value, int | float):
+            return ", not a number: quote it"
+        if isinstance(value, date):
+            return ", not a date: quote it"
+    return ""
+
+
 def _message(error: Any) -> str:
     kind = error["type"]
     loc = error["loc"]
@@ -105,7 +123,7 @@ def _message(error: Any) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
-    return msg
+    return msg + _type_hint(kind, error.get("input"))
 
 
 def validation_issues(document: Document, exc: ValidationError, prefix: PathKey = ()) -> list[Issue]:
@@ -204,3 +222,40 @@ def _name_of(data: dict[str, Any]) -> str | None:
 def _mark_invalid(stack: Stack, name: str | None) -> None:
     if name is not None:
         stack.invalid_names.add(name)
+
+
+def log_retention_issues(deployments: list[LoadedDeployment]) -> list[Issue]:
+    """One log named by several manifests must be kept for one period: the second that differs is an error.
+
+    A log is its log group (by name or OCID) and its own name, as the desired state keys it. The issue
+    points at the second manifest's ``retentionDays`` when it is written there, else at the log's name.
+    """
+    first: dict[tuple[str, str], tuple[int, LoadedDeployment]] = {}
+    issues: list[Issue] = []
+    for deployment in deployments:
+        logging = deployment.manifest.spec.logging
+        if logging is None:
+            continue
+        group = logging.logGroup.name or logging.logGroup.id or ""
+        for category in ("access", "predict"):
+            log = getattr(logging, category)
+            if log is None or log.name is None:
+                continue
+            key = (group, log.name)
+            seen = first.setdefault(key, (logging.retentionDays, deployment))
+            if seen[0] == logging.retentionDays:
+                continue
+            other = seen[1]
+            other_line, _ = other.document.locate(("spec", "logging", "retentionDays"))
+            written = ("spec", "logging", "retentionDays") in deployment.document.positions
+            path: PathKey = (
+                ("spec", "logging", "retentionDays") if written else ("spec", "logging", category, "name")
+            )
+            issues.append(
+                deployment.document.issue(
+                    path,
+                    f"log {group}/{log.name} is kept {logging.retentionDays} days here but {seen[0]} days at "
+                    f"{other.document.file}:{other_line}; a log has one retention period",
+                )
+            )
+    return issues

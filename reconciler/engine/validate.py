@@ -1,34 +1,83 @@
-"""``mdr validate``: schema and artifact checks with no cloud call."""
+"""``mdr validate``: schema, artifact and cross-manifest checks with no cloud call."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from reconciler.adapters.artifact import check_artifact
-from reconciler.adapters.manifests import load_stack
+from reconciler.adapters.manifests import load_stack, load_stack_config
+from reconciler.adapters.regions import closest_regions, is_known_region
 from reconciler.core.errors import Issue
-from reconciler.core.stack import LoadedDeployment, Stack
+from reconciler.core.stack import LoadedDeployment, Stack, log_retention_issues
+
+ARTIFACT_FIELD = ("spec", "model", "artifact")
+
+#: check_artifact's issues per (resolved artifact, runtime type): an artifact shared by several manifests
+#: is read once, and reported at each manifest
+ArtifactChecks = dict[tuple[str, str], list[Issue]]
 
 
-def artifact_issues(deployment: LoadedDeployment) -> list[Issue]:
-    """Problems with a deployment's local artifact; a missing path points at the manifest's line."""
+def _nested(path: Path, inner: Issue) -> str:
+    """An artifact issue as the message of a manifest issue: its own ``file:line:`` unless that is just the
+    artifact's path with no line (the message then names the path already)."""
+    if inner.file == str(path) and not inner.line:
+        return inner.message
+    return str(inner)
+
+
+def artifact_issues(deployment: LoadedDeployment, checked: ArtifactChecks | None = None) -> list[Issue]:
+    """Problems with a deployment's local artifact, each at the manifest line naming the artifact and
+    naming the artifact's own file and line: ``fraud.yaml:16:5: spec.model.artifact: .../score.py:3: ...``."""
     path = deployment.artifact_path()
     if path is None:
         return []
-    if not path.exists():
-        where = ("spec", "model", "artifact")
-        return [deployment.document.issue(where, f"artifact {path} does not exist")]
-    if path.is_file() and path.suffix != ".zip":
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as exc:
         return [
-            deployment.document.issue(("spec", "model", "artifact"), "artifact must be a folder or a .zip")
+            deployment.document.issue(
+                ARTIFACT_FIELD, f"artifact {path} cannot be read: {exc.strerror or exc}"
+            )
         ]
-    return check_artifact(path, runtime=deployment.manifest.spec.runtime.type)
+    if not exists:
+        return [deployment.document.issue(ARTIFACT_FIELD, f"artifact {path} does not exist")]
+    if is_file and path.suffix != ".zip":
+        return [deployment.document.issue(ARTIFACT_FIELD, "artifact must be a folder or a .zip")]
+    runtime = deployment.manifest.spec.runtime.type
+    key = (str(path.resolve()), runtime)
+    inner = checked.get(key) if checked is not None else None
+    if inner is None:
+        inner = check_artifact(path, runtime=runtime)
+        if checked is not None:
+            checked[key] = inner
+    return [deployment.document.issue(ARTIFACT_FIELD, _nested(path, issue)) for issue in inner]
+
+
+def region_issues(stack: Stack) -> list[Issue]:
+    """An unknown region fails here, offline, rather than at the first API call (or, worse, by reaching a
+    wrong endpoint); ``allowUnknownRegion: true`` accepts a region newer than the installed SDK."""
+    config = stack.config
+    if config is None or config.allowUnknownRegion or is_known_region(config.region):
+        return []
+    _, document, _ = load_stack_config(stack.root)  # the stack file's positions
+    closest = closest_regions(config.region)
+    hint = f" (did you mean {', '.join(closest)}?)" if closest else ""
+    message = (
+        f"unknown region {config.region!r}{hint}; the installed OCI SDK does not list it. For a region newer "
+        "than the SDK, upgrade the oci package or set allowUnknownRegion: true"
+    )
+    if document is None:
+        return [Issue(str(stack.root / "mdr.yaml"), 1, 1, "region", message)]
+    return [document.issue(("region",), message)]
 
 
 def validate_tree(path: Path) -> tuple[Stack, list[Issue]]:
     """Load the tree and check every local artifact; returns the stack and every issue found."""
     stack = load_stack(path)
     issues = list(stack.issues)
+    issues.extend(region_issues(stack))
+    issues.extend(log_retention_issues(stack.deployments))
+    checked: ArtifactChecks = {}
     for deployment in stack.deployments:
-        issues.extend(artifact_issues(deployment))
+        issues.extend(artifact_issues(deployment, checked))
     return stack, sorted(set(issues))

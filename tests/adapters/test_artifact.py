@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.hostile import corrupt_member, deep_path, patch_zip, rename_member_bytes, write_zip
 
 from reconciler.adapters.artifact import artifact_identity, check_artifact, list_files, package
+from reconciler.adapters.zipstream import prepare
 from reconciler.core.errors import ArtifactError
 
 SCORE = """import json
@@ -238,7 +240,8 @@ CHECKS = [
         "Python 3 version",
     ),
     ("not a mapping", {"runtime.yaml": "- a\n- b\n"}, "runtime.yaml", 1, "must be a mapping"),
-    ("invalid yaml", {"runtime.yaml": "MODEL_ARTIFACT_VERSION: [3.0\n"}, "runtime.yaml", 2, "not valid YAML"),
+    # an unclosed bracket is reported where it opens, as in manifests
+    ("invalid yaml", {"runtime.yaml": "MODEL_ARTIFACT_VERSION: [3.0\n"}, "runtime.yaml", 1, "not valid YAML"),
 ]
 
 
@@ -301,3 +304,216 @@ def test_identity_ignores_creation_order_and_survives_packaging(
     identity = artifact_identity(first)
     assert artifact_identity(second) == identity
     assert artifact_identity(package(first, first.parent / f"{first.name}.zip").path) == identity
+
+
+# --- hostile artifacts: every one is an issue (or ArtifactError), never a crash and never an upload ------
+
+
+def _only_issue(source: Path, fragment: str, runtime: str = "conda") -> None:
+    issues = check_artifact(source, runtime=runtime)
+    assert any(fragment in i.message for i in issues), [str(i) for i in issues]
+    assert all("\n" not in str(i) for i in issues), [str(i) for i in issues]
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [
+        ("leak.txt", "/etc/passwd"),
+        ("leak-relative.txt", "../../secret.txt"),
+        ("etc", "/etc"),
+        ("model/up", "../../.."),
+    ],
+    ids=["file-absolute", "file-relative", "folder", "nested-folder"],
+)
+def test_a_symlink_leaving_the_artifact_is_refused_by_the_checks(
+    tmp_path: Path, link: str, target: str
+) -> None:
+    source = make_artifact(tmp_path / "stack" / "a")
+    (tmp_path / "secret.txt").write_text("outside")
+    (source / link).symlink_to(target)
+    _only_issue(source, "outside the artifact folder")
+    with pytest.raises(ArtifactError, match="outside the artifact folder"):
+        artifact_identity(source)
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        {"loop": "loop"},
+        {"a": "b", "b": "a"},
+        {"model/up": ".."},
+        {"model/self": "."},
+        {"p/l": "../q", "q/m": "../p"},
+    ],
+    ids=["self", "pair", "to-ancestor", "to-itself", "through-siblings"],
+)
+def test_a_symlink_loop_is_an_error_not_a_crash(tmp_path: Path, links: dict[str, str]) -> None:
+    source = make_artifact(tmp_path / "a")
+    for link, target in links.items():
+        (source / link).parent.mkdir(parents=True, exist_ok=True)
+        (source / link).symlink_to(target)
+    _only_issue(source, "loop")
+    with pytest.raises(ArtifactError, match="loop"):
+        list_files(source)
+
+
+def test_a_symlink_to_a_folder_inside_is_followed(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    (source / "alias").symlink_to("model")
+    assert "alias/weights.json" in [f.rel for f in list_files(source)]
+    assert check_artifact(source) == []
+
+
+def test_special_files_are_refused(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    os.mkfifo(source / "model" / "pipe")
+    _only_issue(source, "not a regular file")
+
+
+def test_a_fifo_in_place_of_score_py_is_refused_without_blocking(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    (source / "score.py").unlink()
+    os.mkfifo(source / "score.py")
+    _only_issue(source, "not a regular file")
+
+
+def test_a_folder_in_place_of_score_py_is_reported(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    (source / "score.py").unlink()
+    (source / "score.py").mkdir()
+    (source / "score.py" / "x.py").write_text("")
+    _only_issue(source, "score.py is missing")
+
+
+def test_a_file_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    with open(os.path.join(os.fsencode(source), b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"x")
+    _only_issue(source, "UTF-8")
+    with pytest.raises(ArtifactError, match="UTF-8"):
+        artifact_identity(source)
+
+
+def test_a_model_ignore_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    (source / ".model-ignore").write_bytes(b"data/\n\xff\xfe*.log\n")
+    _only_issue(source, ".model-ignore")
+
+
+def test_folders_nested_too_deep_are_refused(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    deep = source / "/".join(["d"] * 300)
+    deep.mkdir(parents=True)
+    (deep / "w.bin").write_text("x")
+    _only_issue(source, "deep")
+
+
+def test_a_path_too_long_for_the_kernel_is_an_error(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    deep_path(source)  # the deepest folder lists, but its longest file name is beyond PATH_MAX
+    _only_issue(source, "File name too long")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permission bits")
+def test_an_unreadable_file_is_an_error(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a")
+    (source / "model" / "weights.json").chmod(0)
+    _only_issue(source, "Permission denied")
+
+
+def _zip_of(tmp_path: Path, compression: int = zipfile.ZIP_STORED) -> Path:
+    files: dict[str, bytes | str] = {
+        "score.py": SCORE,
+        "runtime.yaml": RUNTIME,
+        "model/weights.json": "w" * 400,
+    }
+    return write_zip(tmp_path / "model.zip", files, compression)
+
+
+def test_an_encrypted_zip_is_refused(tmp_path: Path) -> None:
+    _only_issue(patch_zip(_zip_of(tmp_path), flags=0x1), "encrypted")
+
+
+def test_a_zip_with_an_unknown_compression_method_is_refused(tmp_path: Path) -> None:
+    _only_issue(patch_zip(_zip_of(tmp_path), method=99), "compression method 99")
+
+
+def test_a_zip_with_a_bad_crc_is_refused_and_never_hashed(tmp_path: Path) -> None:
+    archive = corrupt_member(_zip_of(tmp_path), "model/weights.json")
+    _only_issue(archive, "model/weights.json")
+    with pytest.raises(ArtifactError, match=r"model/weights\.json"):
+        artifact_identity(archive)
+    with pytest.raises(ArtifactError, match=r"model/weights\.json"):
+        prepare(archive)
+
+
+def test_a_zip_with_a_broken_deflate_stream_is_refused(tmp_path: Path) -> None:
+    archive = corrupt_member(_zip_of(tmp_path, zipfile.ZIP_DEFLATED), "model/weights.json")
+    _only_issue(archive, "model/weights.json")
+
+
+def test_a_zip_naming_one_file_twice_is_refused(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "m.zip", {"score.py": SCORE, "runtime.yaml": RUNTIME, "score.py#2": "x"})
+    _only_issue(archive, "more than once")
+
+
+def test_a_zip_holding_a_file_and_a_folder_of_one_name_is_refused(tmp_path: Path) -> None:
+    archive = write_zip(
+        tmp_path / "m.zip", {"score.py": SCORE, "runtime.yaml": RUNTIME, "model": "x", "model/w": "y"}
+    )
+    _only_issue(archive, "both a file and a folder")
+
+
+def test_a_zip_entry_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    archive = write_zip(
+        tmp_path / "m.zip", {"score.py": SCORE, "runtime.yaml": RUNTIME, "caf\u00e9.txt": "x"}
+    )
+    rename_member_bytes(archive, "caf\u00e9".encode(), b"caf\xff\xfe")
+    _only_issue(archive, "zip")
+
+
+def test_score_py_with_one_enormous_expression_is_an_error_with_its_line(tmp_path: Path) -> None:
+    source = make_artifact(tmp_path / "a", {"score.py": SCORE + "\nBIG = " + "1 + " * 200_000 + "1\n"})
+    issues = check_artifact(source)
+    assert [(i.line, "too complex" in i.message) for i in issues] == [(11, True)], [str(i) for i in issues]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (SCORE.replace("import json", "import json\x00"), "null"),
+        ("x = " + "(" * 300 + ")" * 300 + "\n" + SCORE, "parse"),
+        (b"\xff\xfe" + SCORE.encode("utf-16-le"), "parse"),
+    ],
+    ids=["null-byte", "nested-parentheses", "utf-16"],
+)
+def test_score_py_that_python_cannot_compile_is_an_issue(
+    tmp_path: Path, text: str | bytes, fragment: str
+) -> None:
+    source = make_artifact(tmp_path / "a")
+    (source / "score.py").write_bytes(text if isinstance(text, bytes) else text.encode())
+    issues = check_artifact(source)
+    assert any(fragment in i.message and i.line >= 1 for i in issues), [str(i) for i in issues]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "line"),
+    [
+        ("MODEL_ARTIFACT_VERSION: " + "[" * 10_000 + "]" * 10_000 + "\n", "nested", 1),
+        ('MODEL_ARTIFACT_VERSION: "3.0"\nX: ' + "{a: " * 10_000 + "1" + "}" * 10_000 + "\n", "nested", 2),
+        (RUNTIME.replace("data_science", "!custom data_science"), "YAML tag", 6),
+        (RUNTIME.encode("utf-16"), "UTF-8", 1),
+        (RUNTIME + "---\nA: 1\n", "one YAML document", 9),
+    ],
+    ids=["deep-flow", "deep-mapping", "local-tag", "utf-16", "two-documents"],
+)
+def test_runtime_yaml_that_cannot_be_read_safely_is_an_issue(
+    tmp_path: Path, text: str | bytes, fragment: str, line: int
+) -> None:
+    source = make_artifact(tmp_path / "a")
+    (source / "runtime.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
+    issues = check_artifact(source)
+    matching = [i for i in issues if fragment in i.message]
+    assert matching, [str(i) for i in issues]
+    assert matching[0].line == line, str(matching[0])
+    assert matching[0].file.endswith("runtime.yaml")

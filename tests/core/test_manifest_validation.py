@@ -746,3 +746,313 @@ def test_alias_bomb_is_refused(tmp_path: Path) -> None:
         )
     issues = issues_for(tmp_path, "\n".join(bomb) + "\n")
     assert any("more than" in i.message for i in issues)
+
+
+# --- strict input: no coercion, whole-string patterns, JSON-only values, bounded nesting ---------------
+
+# (id, text to replace in BASE, replacement, expected line, expected field path, message fragment)
+STRICT_CASES: list[tuple[str, str, str, int, str, str]] = [
+    ("replicas-bool", "    replicas: 2", "    replicas: true", 16, "spec.infrastructure.replicas", "integer"),
+    (
+        "replicas-string",
+        "    replicas: 2",
+        '    replicas: "2"',
+        16,
+        "spec.infrastructure.replicas",
+        "integer",
+    ),
+    ("replicas-float", "    replicas: 2", "    replicas: 2.0", 16, "spec.infrastructure.replicas", "integer"),
+    ("protect-string-off", "    protect: false", '    protect: "off"', 25, "spec.policy.protect", "boolean"),
+    ("protect-int", "    protect: false", "    protect: 0", 25, "spec.policy.protect", "boolean"),
+    ("ocpus-bool", "    ocpus: 1", "    ocpus: true", 14, "spec.infrastructure.ocpus", "number"),
+    ("ocpus-string", "    ocpus: 1", '    ocpus: "1"', 14, "spec.infrastructure.ocpus", "number"),
+    ("ocpus-nan", "    ocpus: 1", "    ocpus: .nan", 14, "spec.infrastructure.ocpus", "finite"),
+    (
+        "memory-inf",
+        "    memoryInGBs: 16",
+        "    memoryInGBs: .inf",
+        15,
+        "spec.infrastructure.memoryInGBs",
+        "finite",
+    ),
+    ("keep-string", "    keep: 3", '    keep: "3"', 11, "spec.model.keep", "integer"),
+    (
+        "bandwidth-bool",
+        "    bandwidthMbps: 10",
+        "    bandwidthMbps: true",
+        17,
+        "spec.infrastructure.bandwidthMbps",
+        "integer",
+    ),
+    (
+        "retention-string",
+        "    access: {name: fraud-access}",
+        '    access: {name: fraud-access}\n    retentionDays: "30"',
+        24,
+        "spec.logging.retentionDays",
+        "integer",
+    ),
+    (
+        "autoscaling-min-string",
+        "    replicas: 2",
+        '    autoscaling: {min: "1", max: 2}',
+        16,
+        "spec.infrastructure.autoscaling.min",
+        "integer",
+    ),
+    ("name-trailing-newline", "  name: fraud", '  name: "fraud\\n"', 4, "metadata.name", "pattern"),
+    (
+        "shape-trailing-newline",
+        "    shape: VM.Standard.E4.Flex",
+        '    shape: "VM.Standard.E4.Flex\\n"',
+        13,
+        "spec.infrastructure.shape",
+        "pattern",
+    ),
+    (
+        "log-name-trailing-newline",
+        "    access: {name: fraud-access}",
+        '    access: {name: "fraud-access\\n"}',
+        23,
+        "spec.logging.access.name",
+        "pattern",
+    ),
+    (
+        "secret-from-env-trailing-newline",
+        '    env: {WEB_CONCURRENCY: "2"}',
+        '    secretEnv: {API_KEY: {fromEnv: "K\\n"}}',
+        20,
+        "spec.runtime.secretEnv.API_KEY.fromEnv",
+        "pattern",
+    ),
+    (
+        "reserved-tag-uppercase",
+        "    protect: false",
+        "    protect: false\n  freeformTags: {MDR-Stack: other}",
+        26,
+        "spec.freeformTags.MDR-Stack",
+        "reserved for mdr",
+    ),
+    (
+        "reserved-tag-mixed-case",
+        "    protect: false",
+        "    protect: false\n  freeformTags: {Mdr-Key: x}",
+        26,
+        "spec.freeformTags.Mdr-Key",
+        "reserved for mdr",
+    ),
+    (
+        "reserved-defined-tag",
+        "    protect: false",
+        "    protect: false\n  definedTags: {Operations: {MDR-stack: x}}",
+        26,
+        "spec.definedTags.Operations.MDR-stack",
+        "reserved for mdr",
+    ),
+    (
+        "defined-tag-date",
+        "    protect: false",
+        "    protect: false\n  definedTags: {Operations: {since: 2024-01-01}}",
+        26,
+        "spec.definedTags.Operations.since",
+        "string",
+    ),
+    (
+        "defined-tag-nested",
+        "    protect: false",
+        "    protect: false\n  definedTags: {Operations: {team: {a: b}}}",
+        26,
+        "spec.definedTags.Operations.team",
+        "string",
+    ),
+    (
+        "hyperparameters-nan",
+        "    keep: 3",
+        "    keep: 3\n    metadata: {hyperparameters: {lr: .nan}}",
+        12,
+        "spec.model.metadata.hyperparameters.lr",
+        "JSON",
+    ),
+    (
+        "hyperparameters-inf",
+        "    keep: 3",
+        "    keep: 3\n    metadata: {hyperparameters: {grid: [1, -.inf]}}",
+        12,
+        "spec.model.metadata.hyperparameters.grid[1]",
+        "JSON",
+    ),
+    (
+        "hyperparameters-date",
+        "    keep: 3",
+        "    keep: 3\n    metadata:\n      hyperparameters:\n        trained: 2024-01-01",
+        14,
+        "spec.model.metadata.hyperparameters.trained",
+        "JSON",
+    ),
+    (
+        "hyperparameters-binary",
+        "    keep: 3",
+        "    keep: 3\n    metadata: {hyperparameters: {seed: !!binary aGVsbG8=}}",
+        12,
+        "spec.model.metadata.hyperparameters.seed",
+        "!!binary",
+    ),
+    (
+        "hyperparameters-set",
+        "    keep: 3",
+        "    keep: 3\n    metadata:\n      hyperparameters: !!set {a, b}",
+        13,
+        "spec.model.metadata.hyperparameters",
+        "!!set",
+    ),
+    (
+        "yaml-local-tag",
+        "  displayName: Fraud",
+        "  displayName: !secret Fraud",
+        7,
+        "spec.displayName",
+        "YAML tag",
+    ),
+    (
+        "yaml-python-tag",
+        "  displayName: Fraud",
+        "  displayName: !!python/object/apply:os.system [ls]",
+        7,
+        "spec.displayName",
+        "YAML tag",
+    ),
+    (
+        "yaml-omap",
+        "  labels: {team: risk}",
+        "  labels: !!omap [{team: risk}]",
+        5,
+        "metadata.labels",
+        "!!omap",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "old", "new", "line", "path", "fragment"), STRICT_CASES, ids=_case_ids(STRICT_CASES)
+)
+def test_strict_input_is_reported_at_its_line(
+    tmp_path: Path, case: str, old: str, new: str, line: int, path: str, fragment: str
+) -> None:
+    assert old in BASE, case
+    issues = issues_for(tmp_path, BASE.replace(old, new, 1))
+    _assert_one_issue(issues, line, path, fragment)
+
+
+def test_whole_numbers_are_accepted_where_numbers_are_expected_and_enums_from_strings(tmp_path: Path) -> None:
+    text = BASE.replace("    ocpus: 1", "    ocpus: 2").replace(
+        "    memoryInGBs: 16", "    memoryInGBs: 24.5"
+    )
+    text = text.replace("    protect: false", "    protect: false\n    deletion: Orphan")
+    stack = load_stack(write_tree(tmp_path, text))
+    assert stack.issues == []
+    infrastructure = stack.deployments[0].manifest.spec.infrastructure
+    assert (infrastructure.ocpus, infrastructure.memoryInGBs) == (2.0, 24.5)
+    assert isinstance(infrastructure.ocpus, float)
+    assert stack.deployments[0].manifest.spec.policy.deletion == "Orphan"
+
+
+def test_json_hyperparameters_are_accepted(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    keep: 3",
+        '    keep: 3\n    metadata: {hyperparameters: {lr: 0.1, layers: [64, 32], name: "x", on: true}}',
+    )
+    stack = load_stack(write_tree(tmp_path, text))
+    assert stack.issues == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        (
+            '    env: {WEB_CONCURRENCY: "2"}',
+            '    env: {"WEB_CONCURRENCY\\n": "2"}',
+            "spec.runtime.env.WEB_CONCURRENCY\n",
+        ),
+        (
+            '    env: {WEB_CONCURRENCY: "2"}',
+            '    secretEnv: {"API_KEY\\n": {fromEnv: K}}',
+            "spec.runtime.secretEnv.API_KEY\n",
+        ),
+        (
+            "  labels: {team: risk}",
+            '  labels: {team: risk}\n  annotations: {mdr.io/adopt: "ocid1.datasciencemodeldeployment.oc1.iad.aaaa\\n"}',
+            "metadata.annotations.mdr.io/adopt",
+        ),
+    ],
+    ids=["env-name", "secret-env-name", "adopt-ocid"],
+)
+def test_a_trailing_newline_does_not_pass_a_name_check_and_the_error_stays_on_one_line(
+    tmp_path: Path, old: str, new: str, path: str
+) -> None:
+    issues = issues_for(tmp_path, BASE.replace(old, new, 1))
+    matching = [i for i in issues if i.path == path]
+    assert matching, [str(i) for i in issues]
+    assert "\n" not in str(matching[0]), repr(str(matching[0]))
+    assert "\\n" in str(matching[0])
+
+
+@pytest.mark.parametrize(
+    ("shape", "line"),
+    [
+        ("labels: " + "[" * 10_000 + "]" * 10_000, 5),
+        ("labels: " + "{a: " * 10_000 + "1" + "}" * 10_000, 5),
+        (
+            "labels:\n"
+            + "".join("    " + " " * i + f"k{i}:\n" for i in range(1_200))
+            + "    "
+            + " " * 1_200
+            + "v: 1",
+            0,
+        ),
+        ("labels:\n    " + "- " * 10_000 + "x", 0),
+    ],
+    ids=["flow-sequences", "flow-mappings", "block-mappings", "compact-sequences"],
+)
+def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path, shape: str, line: int) -> None:
+    issues = issues_for(tmp_path, BASE.replace("  labels: {team: risk}", "  " + shape, 1))
+    assert issues, "a 10,000-deep document must be refused"
+    assert all(i.line >= 1 for i in issues), [str(i) for i in issues]
+    if line:
+        assert any(i.line == line for i in issues), [str(i) for i in issues]
+
+
+def test_deep_nesting_in_the_stack_file_is_an_error(tmp_path: Path) -> None:
+    issues = issues_for(tmp_path, BASE, stack=STACK + "lock: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert [i.line for i in issues] == [8], [str(i) for i in issues]
+    assert "nested" in issues[0].message
+
+
+def test_an_alias_chain_cannot_build_deep_data(tmp_path: Path) -> None:
+    chain = ["  x0: &x0 [1]"] + [f"  x{n}: &x{n} [*x{n - 1}]" for n in range(1, 400)]
+    text = BASE.replace(
+        "    keep: 3",
+        "    keep: 3\n    metadata:\n      hyperparameters:\n" + "\n".join("    " + c for c in chain),
+    )
+    issues = issues_for(tmp_path, text)
+    assert any("nested" in i.message for i in issues), [str(i) for i in issues]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "hint"),
+    [
+        ("    replicas: 2", '    replicas: "2"', "spec.infrastructure.replicas", "not the string '2'"),
+        ("    replicas: 2", "    replicas: true", "spec.infrastructure.replicas", "not the boolean true"),
+        ("  labels: {team: risk}", "  labels: {team: yes}", "metadata.labels.team", "not a boolean"),
+        ("  labels: {team: risk}", "  labels: {team: 42}", "metadata.labels.team", "not a number: quote it"),
+        (
+            "  labels: {team: risk}",
+            "  labels: {team: 2024-01-01}",
+            "metadata.labels.team",
+            "not a date: quote it",
+        ),
+    ],
+    ids=["quoted-number", "boolean-for-number", "yes-for-string", "number-for-string", "date-for-string"],
+)
+def test_a_type_error_says_what_yaml_read(tmp_path: Path, old: str, new: str, path: str, hint: str) -> None:
+    issues = issues_for(tmp_path, BASE.replace(old, new, 1))
+    assert any(i.path == path and hint in i.message for i in issues), [str(i) for i in issues]
