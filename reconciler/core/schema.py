@@ -32,6 +32,12 @@ REFERENCE_HEADER = """# Manifest reference
 Generated from the JSON Schemas (`mdr schema --out schemas --docs docs/manifest-reference.md`); do not edit by
 hand. Every object rejects unknown keys. Editors that speak yaml-language-server complete and check these
 fields when a file starts with the `$schema` modeline shown in `manifests/`.
+
+Values are strict: a value of another type is an error, never converted (`replicas: "2"`, `replicas: true`
+and `protect: "off"` are refused; a whole number is a number, so `ocpus: 1` is fine; quote a date or a number
+where a string is wanted). A pattern matches the whole value. Only plain YAML is read: strings, numbers,
+booleans, null, dates, lists and mappings nested at most 64 deep; other tags (`!!binary`, `!!set`, `!custom`)
+and merge keys are errors.
 """
 
 
