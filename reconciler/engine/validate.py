@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.adapters.artifact import check_artifact
+from reconciler.adapters.artifact_checks import check_artifact
 from reconciler.adapters.manifests import load_stack, load_stack_config
 from reconciler.adapters.regions import closest_regions, is_known_region
 from reconciler.core.errors import Issue
@@ -81,3 +81,16 @@ def validate_tree(path: Path) -> tuple[Stack, list[Issue]]:
     for deployment in stack.deployments:
         issues.extend(artifact_issues(deployment, checked))
     return stack, sorted(set(issues))
+
+
+def checked_stack(path: Path) -> tuple[Stack, list[Issue]]:
+    """``validate_tree`` for a long-lived reconciler: every issue, and the deployments of the files they
+    are in set aside (neither changed nor pruned), so one bad manifest blocks only itself."""
+    stack, issues = validate_tree(path)
+    bad_files = {issue.file for issue in issues}
+    for deployment in list(stack.deployments):
+        if deployment.document.file in bad_files:
+            stack.deployments.remove(deployment)
+            stack.invalid_names.add(deployment.name)
+    stack.issues = issues
+    return stack, issues

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.hostile import corrupt_member, deep_path, patch_zip, rename_member_bytes, write_zip
 
-from reconciler.adapters.artifact import artifact_identity, check_artifact, list_files, package
+from reconciler.adapters.artifact import artifact_identity, list_files, package
+from reconciler.adapters.artifact_checks import check_artifact
 from reconciler.adapters.zipstream import prepare
 from reconciler.core.errors import ArtifactError
 
