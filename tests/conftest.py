@@ -22,7 +22,9 @@ from reconciler.emulator import Emulator
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     """An emulator (fast work requests), an OCI config for it, and an empty working directory."""
-    emulator = Emulator(work_request_seconds=0.05).start()
+    # the buckets the tests' stacks keep leases in exist, as an administrator would have created them;
+    # any other bucket is a 404 BucketNotFound, as on OCI
+    emulator = Emulator(work_request_seconds=0.05, buckets=("mdr-locks", "mdr-state")).start()
     config = emulator.write_oci_config(tmp_path / "oci")
     workdir = tmp_path / "work"
     workdir.mkdir()

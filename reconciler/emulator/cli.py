@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.emulator.core.faults import FaultConfig
+from reconciler.emulator.core.server import DEFAULT_MAX_UPLOAD_BYTES
 from reconciler.emulator.emulator import Emulator
 
 
@@ -23,6 +24,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-verify-signatures", action="store_true", help="accept unsigned requests")
     parser.add_argument("--region", default="us-ashburn-1")
+    parser.add_argument(
+        "--bucket",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an Object Storage bucket that exists from the start (e.g. your lock bucket); repeatable",
+    )
+    parser.add_argument(
+        "--auto-create-buckets",
+        action="store_true",
+        help="create a missing bucket on the first write into it (default: 404 BucketNotFound, as on OCI)",
+    )
+    parser.add_argument(
+        "--max-upload-mib",
+        type=int,
+        default=DEFAULT_MAX_UPLOAD_BYTES // 1024**2,
+        help="largest object, part or model artifact accepted; larger is 413 (default 6144)",
+    )
     faults = parser.add_argument_group("faults (also settable at run time: POST /_emulator/faults)")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every OCI call")
     faults.add_argument(
@@ -65,6 +84,9 @@ def serve(args: argparse.Namespace) -> int:
         work_request_seconds=args.work_request_seconds,
         verify_signatures=not args.no_verify_signatures,
         region=args.region,
+        max_upload_bytes=args.max_upload_mib * 1024**2,
+        buckets=args.bucket,
+        auto_create_buckets=args.auto_create_buckets,
     ).start()
     faults = faults_from_args(args)
     if faults != FaultConfig():

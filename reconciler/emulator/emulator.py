@@ -1,9 +1,11 @@
-"""``Emulator``: the server with its three services, each a backend (state, rules) behind its routes (HTTP)."""
+"""``Emulator``: the server with its services, each a backend (state, rules) behind its routes (HTTP)."""
 
 from __future__ import annotations
 
-from reconciler.emulator.core.http import Request, Response
-from reconciler.emulator.core.server import Server
+from collections.abc import Iterable
+from pathlib import Path
+
+from reconciler.emulator.core.server import DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_UPLOAD_BYTES, Server
 from reconciler.emulator.datascience.backend import DataScienceBackend, DeploymentsBackend
 from reconciler.emulator.datascience.routes import DataScienceRoutes
 from reconciler.emulator.datascience.serving import Serving
@@ -11,22 +13,59 @@ from reconciler.emulator.logging.backend import LoggingBackend
 from reconciler.emulator.logging.routes import LoggingRoutes
 from reconciler.emulator.objectstorage.backend import NAMESPACE, ObjectStorageBackend
 from reconciler.emulator.objectstorage.routes import ObjectStorageRoutes
-
-PREDICT_PREFIX = "/modeldeployment/"
+from reconciler.emulator.search.backend import SearchBackend
+from reconciler.emulator.search.routes import SearchRoutes
 
 
 class Emulator(Server):
-    """A local OCI (Data Science, Logging, Object Storage) that the unmodified ``oci`` SDK and CLI accept."""
+    """A local OCI (Data Science, Logging, Object Storage, Resource Search) for the unmodified SDK and CLI.
+
+    ``buckets`` exist from the start (as an administrator would have created them); other buckets come from
+    CreateBucket, or, with ``auto_create_buckets``, from the first write into them (the embedded ``--local``
+    emulator, where there is no tenancy to check a name against). Otherwise a write into a missing bucket is
+    a 404 BucketNotFound, as on OCI.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        work_request_seconds: float = 0.2,
+        verify_signatures: bool = True,
+        region: str = "us-ashburn-1",
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+        buckets: Iterable[str] = (),
+        auto_create_buckets: bool = False,
+    ) -> None:
+        self._buckets = tuple(buckets)
+        self._auto_create_buckets = auto_create_buckets
+        super().__init__(
+            state_dir,
+            host,
+            port,
+            work_request_seconds,
+            verify_signatures,
+            region,
+            max_upload_bytes,
+            max_json_bytes,
+        )
 
     def _add_services(self) -> None:
-        self.objectstorage = ObjectStorageBackend(self.store)
+        self.objectstorage = ObjectStorageBackend(self.store, auto_create=self._auto_create_buckets)
+        for bucket in self._buckets:
+            self.objectstorage.ensure_bucket(bucket)
         self.logging = LoggingBackend(self.store, self.work_requests)
         self.datascience = DataScienceBackend(self.store, self.work_requests, self.objectstorage)
         self.deployments = DeploymentsBackend(self.store, self.work_requests, self.datascience)
         self.serving = Serving(self.deployments)
+        self.search = SearchBackend(self.store)
         DataScienceRoutes(self.datascience, self.deployments, self.work_requests).register(self.router)
         LoggingRoutes(self.logging, self.work_requests).register(self.router)
         ObjectStorageRoutes(self.objectstorage).register(self.router)
+        SearchRoutes(self.search).register(self.router)
+        self.serving.register(self.router)
 
     @property
     def namespace(self) -> str:
@@ -34,14 +73,6 @@ class Emulator(Server):
 
     def _served_at(self, url: str) -> None:
         self.deployments.serve_at(url)
-
-    def _unrouted(self, request: Request) -> Response | None:
-        """``POST {modelDeploymentUrl}/predict``: unsigned and outside the routed API, as on OCI."""
-        if not request.path.startswith(PREDICT_PREFIX):
-            return None
-        deployment_id = Serving.target(request)
-        self.calls.count("Predict")
-        return self.serving.predict(deployment_id, request)
 
     def _stopped(self) -> None:
         self.serving.stop()

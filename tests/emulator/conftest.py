@@ -49,6 +49,14 @@ def objects(emulator: Emulator) -> Any:
     return oci.object_storage.ObjectStorageClient(emulator.oci_config(), **client_kwargs(emulator))
 
 
+def make_bucket(objects: Any, name: str, compartment: str = COMPARTMENT) -> str:
+    """Create a bucket through the SDK, as a user does before writing into it; returns the namespace."""
+    namespace = str(objects.get_namespace().data)
+    details = oci.object_storage.models.CreateBucketDetails(name=name, compartment_id=compartment)
+    objects.create_bucket(namespace, details)
+    return namespace
+
+
 def artifact_zip(score: str = SCORE) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

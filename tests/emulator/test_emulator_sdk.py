@@ -14,15 +14,16 @@ from typing import Any
 
 import oci
 import pytest
-from conftest import COMPARTMENT, artifact_zip, client_kwargs, wait_for
+from conftest import COMPARTMENT, artifact_zip, client_kwargs, make_bucket, wait_for
 from oci.data_science import models as dm
 from oci.logging import models as lm
 
 from reconciler.emulator import Emulator, FaultConfig
 
 
-def project(ds: Any) -> str:
-    return ds.create_project(dm.CreateProjectDetails(compartment_id=COMPARTMENT, display_name="p")).data.id
+def project(ds: Any, name: str = "p") -> str:
+    details = dm.CreateProjectDetails(compartment_id=COMPARTMENT, display_name=name)
+    return str(ds.create_project(details).data.id)
 
 
 ARTIFACT = artifact_zip()
@@ -354,7 +355,7 @@ def test_log_groups_and_logs_are_created_asynchronously(logging_client: Any) -> 
 
 
 def test_objects_with_conditional_writes(objects: Any) -> None:
-    namespace = objects.get_namespace().data
+    namespace = make_bucket(objects, "bucket")
     put = objects.put_object(namespace, "bucket", "locks/stack.json", b"one", if_none_match="*")
     error = service_error(
         lambda: objects.put_object(namespace, "bucket", "locks/stack.json", b"two", if_none_match="*")
@@ -373,7 +374,7 @@ def test_objects_with_conditional_writes(objects: Any) -> None:
 
 
 def test_multipart_upload_and_export_into_a_model(objects: Any, ds: Any, tmp_path: Path) -> None:
-    namespace = objects.get_namespace().data
+    namespace = make_bucket(objects, "artifacts")
     payload = artifact_zip() + b"\0" * (3 * 1024 * 1024)
     source = tmp_path / "big.zip"
     source.write_bytes(payload)
@@ -478,21 +479,19 @@ def test_state_survives_a_restart_and_in_flight_work_completes(tmp_path: Path) -
         second.stop()
 
 
-def test_active_conda_deployment_serves_predict(ds: Any, emulator: Emulator) -> None:
+def test_active_conda_deployment_serves_signed_predict_calls(ds: Any, emulator: Emulator) -> None:
+    from oci._vendor import requests
+
     _, _, deployment_id = active_deployment(ds)
-    url = ds.get_model_deployment(deployment_id).data.model_deployment_url
-    request = urllib.request.Request(
-        f"{url}/predict",
-        data=json.dumps({"x": [1, 2]}).encode(),
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as answer:
-        assert json.loads(answer.read()) == {"prediction": [3, 6]}
+    url = ds.get_model_deployment(deployment_id).data.model_deployment_url + "/predict"
+    signer = ds.base_client.signer  # how mdr predict signs its calls
+    answer = requests.post(url, json={"x": [1, 2]}, auth=signer, timeout=30)
+    assert (answer.status_code, answer.json()) == (200, {"prediction": [3, 6]})
+    unsigned = requests.post(url, json={"x": [1, 2]}, timeout=30)
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "NotAuthenticated")
     ds.deactivate_model_deployment(deployment_id)
     wait_for(lambda: ds.get_model_deployment(deployment_id).data.lifecycle_state == "INACTIVE")
-    with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(request)
-    assert info.value.code == 409
+    assert requests.post(url, json={"x": [1, 2]}, auth=signer, timeout=30).status_code == 409
 
 
 @pytest.mark.skipif(shutil.which("oci") is None, reason="the oci CLI is not installed")

@@ -8,7 +8,7 @@ from pathlib import Path
 import reconciler.emulator
 
 ROOT = Path(reconciler.emulator.__file__).parent
-SERVICES = ("datascience", "logging", "objectstorage")
+SERVICES = ("datascience", "logging", "objectstorage", "search")
 
 
 def imports() -> dict[str, set[str]]:

@@ -6,12 +6,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
 from reconciler.emulator.core.errors import ApiError, invalid, missing
+from reconciler.emulator.core.store import Staged
 
-__all__ = ["ApiError", "Request", "Response", "Route", "Router"]
+__all__ = ["ApiError", "FileBody", "Request", "Response", "Route", "Router"]
 
 
 @dataclass
@@ -20,9 +21,15 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
-    body: bytes
+    body: bytes = b""  # a JSON route's body (small, capped); empty for a streamed route
     params: dict[str, str] = field(default_factory=dict)
     raw_target: str = ""  # path?query exactly as sent: what the signature covers
+    #: a streamed route's body (an object, a part, an artifact), written to the store's blob folder as it came
+    upload: Staged | None = None
+
+    def content(self) -> bytes | Staged:
+        """The body a streamed route stores."""
+        return self.upload if self.upload is not None else self.body
 
     def json(self) -> Any:
         if not self.body:
@@ -55,9 +62,17 @@ class Request:
 
 
 @dataclass
+class FileBody:
+    """Raw content streamed from an open file (a blob) after the store's lock is released."""
+
+    file: BinaryIO
+    size: int
+
+
+@dataclass
 class Response:
     status: int = 200
-    body: Any = None  # JSON-able, or bytes for raw content
+    body: Any = None  # JSON-able, or bytes / FileBody for raw content
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
 
@@ -73,6 +88,11 @@ class Route:
     handler: Handler
     mutating: bool
     signed: bool = True
+    #: the body is raw content (an object, a part, an artifact) streamed to a blob, up to the upload limit;
+    #: otherwise it is JSON read into memory, up to the (small) JSON limit
+    streamed: bool = False
+    #: the handler runs under the store's lock; False for one that takes it itself (predict runs a model)
+    locked: bool = True
 
 
 class Router:
@@ -87,9 +107,12 @@ class Router:
         handler: Handler,
         mutating: bool = False,
         signed: bool = True,
+        streamed: bool = False,
+        locked: bool = True,
     ) -> None:
         regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
-        self.routes.append(Route(method, re.compile(regex), operation, handler, mutating, signed))
+        route = Route(method, re.compile(regex), operation, handler, mutating, signed, streamed, locked)
+        self.routes.append(route)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:

@@ -1,41 +1,86 @@
-"""The emulator's HTTP server: routing, signatures, retry tokens, faults, counters and the admin API.
+"""The emulator's HTTP side: routing, signatures, body limits, replays, retry tokens, faults, counters, admin.
 
-One ``ThreadingHTTPServer`` serves every service's routes (their base paths differ) and an unsigned admin API
-under ``/_emulator/`` for tests and benchmarks (counters, faults, health). It knows no service: ``Emulator``
+Every OCI call goes through the same steps and is refused at the first one that fails, before any later one:
+
+1. the route: an unknown API is a 404, its body unread;
+2. the signature, on the request line and headers alone (``signing.Verifier``): 401 ``NotAuthenticated``
+   for an unsigned or mis-signed request, a date outside the clock-skew window, or a replay (a signature
+   seen before whose second has passed, ``replay.ReplayGuard``), its body unread;
+3. the body limit: a Content-Length above the route's limit is a 413 at once, a chunked body is cut off at it.
+   A streamed route's body (an object, a part, an artifact: up to ``max_upload_bytes``) is written to a
+   staged file as it arrives; a JSON body (up to ``max_json_bytes``) is read into memory;
+4. the body against the signed ``x-content-sha256`` (401);
+5. injected faults; then, under the store's lock, retry tokens and the service's handler.
+
+A call refused in steps 2-4 is counted as *refused* (``refused()``), never as a call of its operation:
+``mutating_calls()`` counts only calls that reached a service. One HTTP server (``httpserver``, on
+h11) serves every service's routes (their base paths differ) and an unsigned admin API under ``/_emulator/``
+for tests and benchmarks (counters, faults, health). This module knows no service: ``Emulator``
 (``reconciler.emulator.emulator``) adds them, so that ``core`` imports none of them.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import json
-import socket
 import threading
 import time
 import uuid
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 from reconciler.emulator.core.errors import ApiError
 from reconciler.emulator.core.faults import FaultConfig
-from reconciler.emulator.core.http import Request, Response, Route, Router, error_response
-from reconciler.emulator.core.signing import TENANCY, USER, KeyPair, SignatureError, Verifier
+from reconciler.emulator.core.http import FileBody, Request, Response, Route, Router, error_response
+from reconciler.emulator.core.httpserver import Body, BodyError, HttpServer, Incoming, Outgoing
+from reconciler.emulator.core.replay import ReplayGuard
+from reconciler.emulator.core.signing import (
+    TENANCY,
+    USER,
+    KeyPair,
+    SignatureError,
+    Verifier,
+    check_body,
+)
 from reconciler.emulator.core.store import Store
 from reconciler.emulator.core.workrequests import WorkRequests
 
 TICK_SECONDS = 0.02
 
 
+#: a raw upload (an object, a part, a model artifact): OCI takes model artifacts up to 6 GB directly
+DEFAULT_MAX_UPLOAD_BYTES = 6 * 1024**3
+#: a JSON request body; the largest mdr sends (a deployment with its environment) is a few KiB
+DEFAULT_MAX_JSON_BYTES = 10 * 1024**2
+ADMIN_MAX_BYTES = 1024**2
+#: headers a request may carry once: a second one would make what was signed differ from what is used
+SINGLE_HEADERS = frozenset(
+    {"authorization", "date", "x-date", "host", "content-type", "x-content-sha256", "opc-retry-token"}
+    | {"if-match", "if-none-match"}
+)
+BODY_ERROR_CODES = {
+    400: "InvalidParameter",
+    408: "RequestTimeout",
+    413: "RequestEntityTooLarge",
+    431: "RequestHeaderFieldsTooLarge",
+    501: "NotImplemented",
+}
+#: the counter of refused requests whose route is not known (a malformed request line or headers)
+MALFORMED = "(malformed request)"
+
+
 class Calls:
-    """How many calls each operation got, and how many of them were answered with a fault."""
+    """How many calls each operation got, how many were answered with a fault, and how many were refused."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.faulted: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
 
     def count(self, operation: str, faulted: bool = False) -> None:
         with self.lock:
@@ -43,14 +88,24 @@ class Calls:
             if faulted:
                 self.faulted[operation] += 1
 
-    def snapshot(self) -> tuple[dict[str, int], dict[str, int]]:
+    def refuse(self, operation: str) -> None:
+        """A request refused before it reached the service (signature, replay, framing, size)."""
         with self.lock:
-            return dict(sorted(self.counts.items())), dict(sorted(self.faulted.items()))
+            self.refused[operation] += 1
+
+    def snapshot(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        with self.lock:
+            return (
+                dict(sorted(self.counts.items())),
+                dict(sorted(self.faulted.items())),
+                dict(sorted(self.refused.items())),
+            )
 
     def reset(self) -> None:
         with self.lock:
             self.counts.clear()
             self.faulted.clear()
+            self.refused.clear()
 
 
 class Server:
@@ -64,22 +119,25 @@ class Server:
         work_request_seconds: float = 0.2,
         verify_signatures: bool = True,
         region: str = "us-ashburn-1",
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
     ) -> None:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.host = host
         self.port = port
         self.region = region
         self.verify_signatures = verify_signatures
+        self.max_upload_bytes = max_upload_bytes
+        self.max_json_bytes = max_json_bytes
         self.store = Store(self.state_dir, region, work_request_seconds)
         self.keys = KeyPair.load_or_create(self.state_dir)
         self.verifier = Verifier.for_state(self.keys, self.state_dir)
+        self.replays = ReplayGuard(self.store)
         self.work_requests = WorkRequests(self.store)
         self.router = Router()
         self.calls = Calls()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._threads: list[threading.Thread] = []
+        self._http: HttpServer | None = None
+        self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
         self._add_services()
 
@@ -91,47 +149,34 @@ class Server:
     def _served_at(self, url: str) -> None:
         """Called under the store's lock once the server listens, before it answers anything."""
 
-    def _unrouted(self, request: Request) -> Response | None:
-        """An answer for a path outside the routed OCI API and the admin API; None: route the request."""
-        return None
-
     def _stopped(self) -> None:
         """Called once the server no longer answers, before the state is saved a last time."""
 
     # -- lifecycle --
 
     def start(self) -> Self:
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
+        self._http = HttpServer(self.host, self.port, self._respond, self._malformed)
+        self.port = self._http.start(thread_name="emulator-http")
         with self.store.lock:
             self._served_at(self.url)
-        serve = threading.Thread(target=self._server.serve_forever, name="emulator-http", daemon=True)
-        ticker = threading.Thread(target=self._tick_loop, name="emulator-lifecycle", daemon=True)
-        self._threads = [serve, ticker]
-        for thread in self._threads:
-            thread.start()
+        self._ticker = threading.Thread(target=self._tick_loop, name="emulator-lifecycle", daemon=True)
+        self._ticker.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self._connections_lock:  # keep-alive connections would otherwise go on being served
-            connections, self._connections = set(self._connections), set()
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the client
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)  # a tick may be copying a blob
         self._stopped()
         with self.store.lock:
             self.store.save()
+        self.store.close()
 
     def __enter__(self) -> Self:
-        return self.start() if self._server is None else self
+        return self.start() if self._http is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -140,6 +185,7 @@ class Server:
         while not self._stopping.wait(TICK_SECONDS):
             with self.store.lock:
                 self.work_requests.tick()
+                self.replays.prune()
 
     # -- client configuration --
 
@@ -195,10 +241,15 @@ class Server:
                 self.store.random.seed(faults.seed)
 
     def counters(self) -> dict[str, int]:
+        """Calls that reached a service, by operation (faulted ones included; refused ones not)."""
         return self.calls.snapshot()[0]
 
     def faulted(self) -> dict[str, int]:
         return self.calls.snapshot()[1]
+
+    def refused(self) -> dict[str, int]:
+        """Requests refused before reaching a service (401, 400 framing, 413), by operation."""
+        return self.calls.snapshot()[2]
 
     def reset_counters(self) -> None:
         self.calls.reset()
@@ -213,32 +264,96 @@ class Server:
 
     # -- request handling --
 
-    def handle(self, request: Request) -> Response:
-        if request.path.startswith("/_emulator/"):
-            return self._admin(request)
+    def _respond(self, incoming: Incoming) -> Outgoing:
+        split = urlsplit(incoming.target)
+        headers: dict[str, str] = {}
+        repeated = []
+        for name, value in incoming.headers:
+            if name in headers and name in SINGLE_HEADERS:
+                repeated.append(name)
+            headers[name] = value
+        request = Request(
+            incoming.method, split.path, Request.parse_query(split.query), headers, raw_target=incoming.target
+        )
         try:
-            unrouted = self._unrouted(request)
-            if unrouted is not None:
-                return unrouted
+            return self._outgoing(self.handle(request, incoming.body, repeated), request)
+        finally:
+            if request.upload is not None:
+                request.upload.discard()  # a body the service kept has been moved away already
+
+    def _malformed(self, status: int, message: str) -> Outgoing:
+        """The answer to a request whose line or headers could not even be parsed."""
+        self.calls.refuse(MALFORMED)
+        body = json.dumps(
+            {"code": BODY_ERROR_CODES.get(status, "InternalServerError"), "message": message}
+        ).encode()
+        headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+        return Outgoing(status, headers, body)
+
+    def handle(self, request: Request, body: Body, repeated: list[str] | None = None) -> Response:
+        if request.path.startswith("/_emulator/"):
+            try:
+                request.body = b"".join(body.chunks(ADMIN_MAX_BYTES))
+            except BodyError as exc:
+                return error_response(
+                    ApiError(exc.status, BODY_ERROR_CODES.get(exc.status, "Error"), exc.message)
+                )
+            return self._admin(request)
+        operation = MALFORMED
+        try:
             matched = self.router.match(request.method, request.path)
             if matched is None:
                 raise ApiError(
                     404, "NotAuthorizedOrNotFound", f"no such API: {request.method} {request.path}"
                 )
             route, params = matched
+            operation = route.operation
+            if repeated:
+                raise BodyError(
+                    400, f"the header(s) {', '.join(sorted(set(repeated)))} may be sent once only"
+                )
             request.params = {k: unquote(v) for k, v in params.items()}
-            return self._call(route, request)
+            verified = None
+            if self.verify_signatures and route.signed:
+                now = time.time()
+                json_body = not route.streamed and request.method in ("POST", "PUT", "PATCH")
+                verified = self.verifier.verify(
+                    request.method, request.raw_target, request.headers, now, body_signed=json_body
+                )
+                if not self.replays.admit(verified, route.mutating, now):
+                    raise SignatureError(
+                        "this signature was already used; a replayed request is refused (sign it again)"
+                    )
+            body_sha256 = self._read_body(route, request, body)
+            if verified is not None:
+                check_body(verified, request.headers, body_sha256)
+            return self._call(route, request, body_sha256)
+        except SignatureError as exc:
+            self.calls.refuse(operation)
+            return error_response(
+                ApiError(401, "NotAuthenticated", f"the request signature is invalid: {exc}")
+            )
+        except BodyError as exc:
+            self.calls.refuse(operation)
+            return error_response(
+                ApiError(exc.status, BODY_ERROR_CODES.get(exc.status, "Error"), exc.message)
+            )
         except ApiError as exc:
             return error_response(exc)
 
-    def _call(self, route: Route, request: Request) -> Response:
-        """A routed OCI call: signature, injected faults, then the handler under the store's lock."""
-        if self.verify_signatures and route.signed:
-            try:
-                self.verifier.verify(request.method, request.raw_target, request.headers, request.body)
-            except SignatureError as exc:
-                self.calls.count(route.operation, faulted=True)
-                raise ApiError(401, "NotAuthenticated", f"the request signature is invalid: {exc}") from exc
+    def _read_body(self, route: Route, request: Request, body: Body) -> str:
+        """Read the body within the route's limit; returns its base64 SHA-256 (as x-content-sha256 says it)."""
+        if route.streamed:
+            request.upload = self.store.stage()
+            for chunk in body.chunks(self.max_upload_bytes):
+                request.upload.write(chunk)
+            request.upload.finish()
+            return request.upload.sha256
+        request.body = b"".join(body.chunks(self.max_json_bytes))
+        return base64.b64encode(hashlib.sha256(request.body).digest()).decode()
+
+    def _call(self, route: Route, request: Request, body_sha256: str) -> Response:
+        """Injected faults, then under the store's lock: retry tokens and the handler."""
         latency = self.store.faults.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)
@@ -247,15 +362,16 @@ class Server:
             self.calls.count(route.operation, faulted=True)
             raise injected
         self.calls.count(route.operation)
+        if not route.locked:  # the handler takes the lock itself, around what needs it
+            return route.handler(request)
         token = request.headers.get("opc-retry-token")
         token_key = f"{route.operation}:{token}" if token and route.mutating else None
-        body_hash = hashlib.sha256(request.body).hexdigest() if token_key is not None else ""
         with self.store.lock:
             self.work_requests.tick()
             if token_key is not None:
                 seen = self.store.recall(token_key)
                 if seen is not None:
-                    if seen["bodyHash"] != body_hash:
+                    if seen["bodyHash"] != body_sha256:
                         raise ApiError(
                             409, "Conflict", "the opc-retry-token was used with a different request body"
                         )
@@ -265,21 +381,52 @@ class Server:
                 if (
                     token_key is not None
                     and 200 <= response.status < 300
-                    and not isinstance(response.body, bytes)
+                    and not isinstance(response.body, bytes | FileBody)
                 ):
                     self.store.remember(
-                        token_key, body_hash, (response.status, response.headers, response.body)
+                        token_key, body_sha256, (response.status, response.headers, response.body)
                     )
                 self.store.save()
         return response
+
+    def _outgoing(self, response: Response, request: Request) -> Outgoing:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        headers["opc-request-id"] = request.headers.get("opc-request-id") or uuid.uuid4().hex.upper()
+        body = response.body
+        payload: Any
+        if isinstance(body, FileBody):
+            payload, length, content_type = body.file, body.size, response.content_type
+        elif isinstance(body, bytes):
+            payload, length, content_type = body, len(body), response.content_type
+        elif body is None:
+            payload, length, content_type = b"", 0, "application/json"
+        else:
+            payload = json.dumps(body).encode()
+            length, content_type = len(payload), "application/json"
+        headers["content-type"] = content_type
+        if response.status < 200 or response.status in (204, 304) or request.method == "HEAD":
+            if not isinstance(payload, bytes):
+                with contextlib.suppress(OSError):
+                    payload.close()
+            payload = b""
+            if response.status in (204, 304) or response.status < 200:
+                headers.pop("content-length", None)
+            else:
+                headers.setdefault("content-length", "0")
+        else:
+            headers["content-length"] = str(length)
+        return Outgoing(response.status, list(headers.items()), payload)
 
     def _admin(self, request: Request) -> Response:
         path = request.path
         if path == "/_emulator/health":
             return Response(200, {"status": "ok", "url": self.url})
         if path == "/_emulator/counters" and request.method == "GET":
-            calls, faulted = self.calls.snapshot()
-            return Response(200, {"calls": calls, "faulted": faulted, "mutating": self.mutating_calls()})
+            calls, faulted, refused = self.calls.snapshot()
+            return Response(
+                200,
+                {"calls": calls, "faulted": faulted, "refused": refused, "mutating": self.mutating_calls()},
+            )
         if path == "/_emulator/reset-counters" and request.method == "POST":
             self.reset_counters()
             return Response(200, {"status": "ok"})
@@ -296,79 +443,3 @@ class Server:
             self.work_request_seconds = float(request.json_object().get("seconds", 0.2))
             return Response(200, {"seconds": self.work_request_seconds})
         return error_response(ApiError(404, "NotAuthorizedOrNotFound", f"no admin endpoint {path}"))
-
-
-def _handler_for(emulator: Server) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "mdr-emulator"
-        # Answer in one segment without Nagle's delay: otherwise every keep-alive response waits ~40 ms for
-        # the client's delayed ACK, which would make per-call latency (and benchmarks) meaningless
-        disable_nagle_algorithm = True
-        wbufsize = 64 * 1024  # headers and body leave in one write (flushed after each request)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def setup(self) -> None:
-            super().setup()
-            with emulator._connections_lock:
-                emulator._connections.add(self.connection)
-
-        def finish(self) -> None:
-            with emulator._connections_lock:
-                emulator._connections.discard(self.connection)
-            super().finish()
-
-        def _body(self) -> bytes:
-            if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                chunks = []
-                while True:
-                    size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
-                    if size == 0:
-                        self.rfile.readline()
-                        break
-                    chunks.append(self.rfile.read(size))
-                    self.rfile.readline()
-                return b"".join(chunks)
-            length = int(self.headers.get("content-length") or 0)
-            return self.rfile.read(length) if length else b""
-
-        def _dispatch(self) -> None:
-            split = urlsplit(self.path)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            query = Request.parse_query(split.query)
-            request = Request(self.command, split.path, query, headers, self._body(), raw_target=self.path)
-            try:
-                response = emulator.handle(request)
-            except Exception as exc:  # the HTTP boundary: answer 500 rather than drop the connection
-                response = error_response(ApiError(500, "InternalServerError", f"emulator error: {exc!r}"))
-            self._send(response, headers.get("opc-request-id"))
-
-        def _send(self, response: Response, request_id: str | None) -> None:
-            if isinstance(response.body, bytes):
-                payload = response.body
-                content_type = response.content_type
-            elif response.body is None:
-                payload = b""
-                content_type = "application/json"
-            else:
-                payload = json.dumps(response.body).encode()
-                content_type = "application/json"
-            self.send_response(response.status)
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            headers["opc-request-id"] = request_id or uuid.uuid4().hex.upper()
-            headers["content-type"] = content_type
-            if self.command == "HEAD":
-                headers.setdefault("content-length", "0")
-            else:
-                headers["content-length"] = str(len(payload))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD" and payload:
-                self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
-
-    return Handler

@@ -1,8 +1,13 @@
 """OCI request signatures (draft-cavage-http-signatures, RSA-SHA256), verified like the service does.
 
 The emulator owns one key pair (kept in its state folder so that a restart keeps written configs valid) and
-trusts any extra public keys dropped into ``<state>/keys/*.pem``. A missing, malformed or wrong signature,
-or a body that does not match ``x-content-sha256``, is a 401 NotAuthenticated.
+trusts any extra public keys dropped into ``<state>/keys/*.pem``. ``Verifier.verify`` needs only the request
+line and headers, so a request is refused before a byte of its body is read. It answers 401
+NotAuthenticated (``SignatureError``) for: no signature, a malformed one, an unknown key, a signature that
+does not match, one that does not cover ``(request-target)``, ``host`` and ``date`` (or ``x-date``), a JSON
+body whose ``x-content-sha256``, ``content-length`` and ``content-type`` are not signed, and a signed date
+more than ``CLOCK_SKEW_SECONDS`` away from the emulator's clock. Once the body is read, ``check_body`` refuses
+a body that does not match a signed ``x-content-sha256``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -19,11 +26,28 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 TENANCY = "ocid1.tenancy.oc1..aaaaaaaamdremulator"
 USER = "ocid1.user.oc1..aaaaaaaamdremulator"
+#: OCI accepts a signed date up to five minutes away from its clock
+CLOCK_SKEW_SECONDS = 300.0
+#: what the SDK signs for a body it can hash (JSON); raw uploads (objects, artifacts) sign no body header
+BODY_HEADERS = ("x-content-sha256", "content-length", "content-type")
 _PAIR_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
 class SignatureError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A request whose signature checked out: what was signed, for the body check and replay detection."""
+
+    signature: str
+    signed_headers: tuple[str, ...]
+    signed_at: float  # epoch seconds of the signed date
+
+    @property
+    def covers_body(self) -> bool:
+        return "x-content-sha256" in self.signed_headers
 
 
 @dataclass
@@ -87,8 +111,13 @@ class Verifier:
                     trusted[fingerprint_of(key)] = key
         return Verifier(trusted)
 
-    def verify(self, method: str, target: str, headers: dict[str, str], body: bytes) -> None:
-        """Raise SignatureError unless the request is signed by a trusted key; ``headers`` lower-cased."""
+    def verify(
+        self, method: str, target: str, headers: dict[str, str], now: float, body_signed: bool = False
+    ) -> Verified:
+        """Check a request's signature on its request line and headers (``headers`` lower-cased).
+
+        ``body_signed``: the request carries a JSON body, whose hash, length and type must be signed.
+        """
         authorization = headers.get("authorization", "")
         if not authorization.startswith("Signature "):
             raise SignatureError("the request is not signed")
@@ -98,12 +127,18 @@ class Verifier:
                 raise SignatureError(f"the signature has no {required}")
         if fields.get("algorithm", "rsa-sha256") != "rsa-sha256":
             raise SignatureError("only rsa-sha256 signatures are supported")
+        signed = tuple(fields["headers"].split())
+        date_header = "x-date" if "x-date" in signed else "date"
+        needed = ["(request-target)", "host", date_header, *(BODY_HEADERS if body_signed else ())]
+        uncovered = [name for name in needed if name not in signed]
+        if uncovered:
+            raise SignatureError(f"the signature does not cover {', '.join(uncovered)}")
         fingerprint = fields["keyId"].rsplit("/", 1)[-1]
         key = self.trusted.get(fingerprint)
         if key is None:
             raise SignatureError(f"unknown key {fields['keyId']}")
         lines = []
-        for name in fields["headers"].split():
+        for name in signed:
             if name == "(request-target)":
                 lines.append(f"(request-target): {method.lower()} {target}")
             elif name in headers:
@@ -119,8 +154,26 @@ class Verifier:
             )
         except (InvalidSignature, ValueError) as exc:
             raise SignatureError("the signature does not match") from exc
-        claimed = headers.get("x-content-sha256")
-        if claimed is not None and "x-content-sha256" in fields["headers"].split():
-            actual = base64.b64encode(hashlib.sha256(body).digest()).decode()
-            if claimed != actual:
-                raise SignatureError("x-content-sha256 does not match the body")
+        signed_at = _epoch(headers[date_header], date_header)
+        if abs(now - signed_at) > CLOCK_SKEW_SECONDS:
+            raise SignatureError(
+                f"the signed {date_header} is {now - signed_at:+.0f}s away from the service's clock; "
+                f"at most {CLOCK_SKEW_SECONDS:.0f}s of clock skew is allowed"
+            )
+        return Verified(fields["signature"], signed, signed_at)
+
+
+def check_body(verified: Verified, headers: dict[str, str], sha256_b64: str) -> None:
+    """Refuse a body that does not match the ``x-content-sha256`` the signature covers."""
+    if verified.covers_body and headers.get("x-content-sha256") != sha256_b64:
+        raise SignatureError("x-content-sha256 does not match the body")
+
+
+def _epoch(value: str, name: str) -> float:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise SignatureError(f"the {name} header {value!r} is not an HTTP date") from exc
+    if parsed.tzinfo is None:  # RFC 7231 dates are GMT
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()

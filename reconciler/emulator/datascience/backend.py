@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from reconciler.emulator.core.errors import (
     ApiError,
@@ -23,7 +24,7 @@ from reconciler.emulator.core.errors import (
     require,
 )
 from reconciler.emulator.core.signing import USER
-from reconciler.emulator.core.store import GONE, Store, content_md5, new_etag, now_rfc3339
+from reconciler.emulator.core.store import GONE, Staged, Store, new_etag, now_rfc3339
 from reconciler.emulator.core.workrequests import (
     Effect,
     EffectFailed,
@@ -92,11 +93,11 @@ class DataScienceBackend:
         key = outcome.params.get("source") or model.get("_pending_export")
         if not key:
             return
-        content = self.objects.read(key)
-        if content is None:
+        record = self.objects.find(key)
+        if record is None:
             _, bucket, name = key.split("/", 2)
             raise EffectFailed(f"object {name} not found in {bucket}")
-        self._store_artifact(outcome.resource_id, content, None)
+        self._store_artifact(outcome.resource_id, record["blob"], None)
 
     def _imported(self, outcome: Outcome) -> None:
         """The model's artifact is copied to the object named at the request."""
@@ -106,7 +107,12 @@ class DataScienceBackend:
         artifact = self.store.data["artifacts"].get(outcome.resource_id)
         if artifact is None:
             raise EffectFailed(f"model {outcome.resource_id} has no artifact")
-        self.objects.write(destination, self.store.get_blob(artifact["blob"]))
+        namespace, bucket, _ = destination.split("/", 2)
+        try:
+            self.objects.writable_bucket(namespace, bucket)
+        except ApiError as exc:
+            raise EffectFailed(exc.message) from exc
+        self.objects.copy_in(destination, artifact["blob"])
 
     # -- projects --
 
@@ -223,7 +229,9 @@ class DataScienceBackend:
 
     # -- artifacts --
 
-    def create_artifact(self, model_id: str, content: bytes, disposition: str | None) -> dict[str, Any]:
+    def create_artifact(
+        self, model_id: str, content: bytes | Staged, disposition: str | None
+    ) -> dict[str, Any]:
         model = self.model(model_id)
         self._check_no_artifact(model)
         if model["lifecycleState"] != "ACTIVE":
@@ -234,13 +242,16 @@ class DataScienceBackend:
         if model["id"] in self.store.data["artifacts"]:
             raise conflict(f"model {model['id']} already has an artifact; artifacts are immutable")
 
-    def _store_artifact(self, model_id: str, content: bytes, disposition: str | None) -> dict[str, Any]:
+    def _store_artifact(
+        self, model_id: str, content: bytes | Staged | str, disposition: str | None
+    ) -> dict[str, Any]:
+        """``content`` is the body, or the key of a blob to copy (an exported object)."""
         key = f"artifact-{model_id}"
-        self.store.put_blob(key, content)
+        info = self.store.copy(content, key) if isinstance(content, str) else self.store.keep(key, content)
         artifact = {
             "blob": key,
-            "size": len(content),
-            "md5": content_md5(content),
+            "size": info.size,
+            "md5": info.md5,
             "etag": new_etag(),
             "disposition": disposition or f'attachment; filename="{model_id}.zip"',
             "lastModified": formatdate(time.time(), usegmt=True),
@@ -255,8 +266,9 @@ class DataScienceBackend:
             raise not_found(f"artifact of model {model_id}")
         return artifact
 
-    def artifact_content(self, artifact: dict[str, Any]) -> bytes:
-        return self.store.get_blob(artifact["blob"])
+    def artifact_content(self, artifact: dict[str, Any]) -> BinaryIO:
+        """The artifact as an open file, streamed to the client."""
+        return self.store.open_blob(artifact["blob"])
 
     def export_artifact(self, model_id: str, details: dict[str, Any]) -> str:
         """Start copying an Object Storage object into the model's artifact."""
@@ -474,7 +486,7 @@ class DeploymentsBackend:
 
     # -- serving --
 
-    def served_model(self, deployment_id: str) -> tuple[str, bytes]:
+    def served_model(self, deployment_id: str) -> tuple[str, Path]:
         """The model id and artifact that answer a deployment's predict calls (conda deployments only)."""
         deployment = self.deployments.get(deployment_id)
         if deployment is None:
@@ -489,4 +501,4 @@ class DeploymentsBackend:
         artifact = self.store.data["artifacts"].get(model_id)
         if artifact is None:
             raise ApiError(500, "InternalServerError", "the deployed model has no artifact")
-        return model_id, self.store.get_blob(artifact["blob"])
+        return model_id, self.store.blob_path(artifact["blob"])

@@ -6,17 +6,20 @@ from typing import Any
 
 from reconciler.emulator.core.errors import invalid
 from reconciler.emulator.core.http import (
+    FileBody,
     Request,
     Response,
     Router,
     accepted,
     filtered,
+    paginate,
     sorted_page,
     with_etag,
 )
 from reconciler.emulator.core.workrequest_routes import WorkRequestRoutes
 from reconciler.emulator.core.workrequests import WorkRequests
 from reconciler.emulator.datascience.backend import WORK_REQUESTS, DataScienceBackend, DeploymentsBackend
+from reconciler.emulator.datascience.rules import SHAPES
 
 DS = "/20190101"
 PROJECT_FILTERS = ("id", "displayName", "lifecycleState", "createdBy")
@@ -52,7 +55,14 @@ class DataScienceRoutes:
         add("GET", f"{models}/{{id}}", "GetModel", self.get_model)
         add("PUT", f"{models}/{{id}}", "UpdateModel", self.update_model, mutating=True)
         add("DELETE", f"{models}/{{id}}", "DeleteModel", self.delete_model, mutating=True)
-        add("POST", f"{models}/{{id}}/artifact", "CreateModelArtifact", self.create_artifact, mutating=True)
+        add(
+            "POST",
+            f"{models}/{{id}}/artifact",
+            "CreateModelArtifact",
+            self.create_artifact,
+            mutating=True,
+            streamed=True,
+        )
         add("HEAD", f"{models}/{{id}}/artifact/content", "HeadModelArtifact", self.head_artifact)
         add("GET", f"{models}/{{id}}/artifact/content", "GetModelArtifactContent", self.get_artifact)
         add(
@@ -85,6 +95,7 @@ class DataScienceRoutes:
             self.change_compartment,
             True,
         )
+        add("GET", f"{DS}/modelDeploymentShapes", "ListModelDeploymentShapes", self.list_shapes)
         self.work_requests.register(router, DS, "", cancellable=True)
 
     def _listed(
@@ -132,7 +143,7 @@ class DataScienceRoutes:
 
     def create_artifact(self, request: Request) -> Response:
         disposition = request.headers.get("content-disposition")
-        artifact = self.models.create_artifact(request.params["id"], request.body, disposition)
+        artifact = self.models.create_artifact(request.params["id"], request.content(), disposition)
         return Response(200, None, {"etag": artifact["etag"]})
 
     @staticmethod
@@ -152,7 +163,8 @@ class DataScienceRoutes:
         artifact = self.models.artifact(request.params["id"])
         headers = self._artifact_headers(artifact)
         headers.pop("content-length")
-        return Response(200, self.models.artifact_content(artifact), headers, "application/octet-stream")
+        body = FileBody(self.models.artifact_content(artifact), artifact["size"])
+        return Response(200, body, headers, "application/octet-stream")
 
     def export_artifact(self, request: Request) -> Response:
         details = request.json_object().get("artifactExportDetails") or {}
@@ -163,6 +175,10 @@ class DataScienceRoutes:
         return accepted(self.models.import_artifact(request.params["id"], details))
 
     # -- model deployments --
+
+    def list_shapes(self, request: Request) -> Response:
+        request.compartment()
+        return paginate([shape.summary() for shape in SHAPES.values()], request)
 
     def create_deployment(self, request: Request) -> Response:
         deployment, wr = self.deployments.create(request.json_object())

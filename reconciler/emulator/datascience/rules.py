@@ -3,18 +3,94 @@
 Rules enforced (reference §3, §8.3): updates only in ACTIVE, INACTIVE or NEEDS_ATTENTION; while ACTIVE one
 option group per update; ``projectId`` not updatable; custom → default networking refused; a deployment
 needs an ACTIVE model with an artifact; artifacts are immutable; a model used by a deployment cannot be
-deleted; ``list_model_deployments`` accepts one filter besides the compartment.
+deleted; ``list_model_deployments`` accepts one filter besides the compartment; the instance shape is one
+of ``SHAPES`` (what ListModelDeploymentShapes answers), and a Flex shape's OCPUs and memory are in its range.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.emulator.core.errors import invalid, missing, require
 
 UPDATABLE_STATES = ("ACTIVE", "INACTIVE", "NEEDS_ATTENTION")
 ENVIRONMENT_VARIABLES_MAX_BYTES = 2048
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A model deployment shape: a fixed one's cores and memory, or a Flex one's maxima (and minima)."""
+
+    name: str
+    core_count: int
+    memory_in_gbs: int
+    series: str  # AMD_ROME | INTEL_SKYLAKE | NVIDIA_GPU | GENERIC | LEGACY | ARM
+    min_ocpus: float = 0.0
+    min_memory_in_gbs: float = 0.0
+
+    @property
+    def flex(self) -> bool:
+        return self.name.endswith(".Flex")
+
+    def summary(self) -> dict[str, Any]:
+        """A ``ModelDeploymentShapeSummary``."""
+        return {
+            "name": self.name,
+            "coreCount": self.core_count,
+            "memoryInGBs": self.memory_in_gbs,
+            "shapeSeries": self.series,
+        }
+
+
+#: the shapes the emulator deploys on (Flex limits as documented for each shape)
+SHAPES = {
+    shape.name: shape
+    for shape in (
+        Shape("VM.Standard.E3.Flex", 64, 1024, "AMD_ROME", 1, 6),
+        Shape("VM.Standard.E4.Flex", 64, 1024, "AMD_ROME", 1, 6),
+        Shape("VM.Standard.E5.Flex", 94, 1049, "AMD_ROME", 1, 6),
+        Shape("VM.Standard3.Flex", 32, 512, "INTEL_SKYLAKE", 1, 6),
+        Shape("VM.Optimized3.Flex", 18, 256, "INTEL_SKYLAKE", 1, 6),
+        Shape("VM.Standard.A1.Flex", 80, 512, "ARM", 1, 6),
+        Shape("VM.Standard2.1", 1, 15, "INTEL_SKYLAKE"),
+        Shape("VM.Standard2.2", 2, 30, "INTEL_SKYLAKE"),
+        Shape("VM.Standard2.4", 4, 60, "INTEL_SKYLAKE"),
+        Shape("VM.Standard2.8", 8, 120, "INTEL_SKYLAKE"),
+        Shape("VM.Standard2.16", 16, 240, "INTEL_SKYLAKE"),
+        Shape("VM.Standard2.24", 24, 320, "INTEL_SKYLAKE"),
+        Shape("VM.GPU2.1", 12, 72, "NVIDIA_GPU"),
+        Shape("VM.GPU3.1", 6, 90, "NVIDIA_GPU"),
+        Shape("VM.GPU3.2", 12, 180, "NVIDIA_GPU"),
+        Shape("VM.GPU.A10.1", 15, 240, "NVIDIA_GPU"),
+        Shape("VM.GPU.A10.2", 30, 480, "NVIDIA_GPU"),
+    )
+}
+
+
+def check_shape(instance: dict[str, Any]) -> None:
+    """Refuse a shape the service does not offer, and Flex OCPUs or memory outside the shape's range."""
+    name = instance.get("instanceShapeName")
+    shape = SHAPES.get(str(name))
+    if shape is None:
+        raise invalid(
+            f"instanceShapeName {name!r} is not a supported model deployment shape "
+            "(ListModelDeploymentShapes lists them)"
+        )
+    config = instance.get("modelDeploymentInstanceShapeConfigDetails") or {}
+    if not shape.flex or not isinstance(config, dict):
+        return
+    ocpus, memory = config.get("ocpus"), config.get("memoryInGBs")
+    for field_name, value in (("ocpus", ocpus), ("memoryInGBs", memory)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise invalid(f"modelDeploymentInstanceShapeConfigDetails.{field_name} must be a number")
+    if ocpus is not None and not shape.min_ocpus <= float(ocpus) <= shape.core_count:
+        raise invalid(f"{shape.name} supports {shape.min_ocpus:g}-{shape.core_count} OCPUs, not {ocpus}")
+    if memory is not None and not shape.min_memory_in_gbs <= float(memory) <= shape.memory_in_gbs:
+        raise invalid(
+            f"{shape.name} supports {shape.min_memory_in_gbs:g}-{shape.memory_in_gbs} GB of memory, not {memory}"
+        )
 
 
 def model_of(deployment: dict[str, Any]) -> str:
@@ -40,6 +116,7 @@ def validate_config(config: Any) -> None:
     instance = model_config.get("instanceConfiguration")
     if not isinstance(instance, dict) or not instance.get("instanceShapeName"):
         raise missing("modelConfigurationDetails.instanceConfiguration.instanceShapeName")
+    check_shape(instance)
     environment = config.get("environmentConfigurationDetails")
     if environment is not None:
         kind = environment.get("environmentConfigurationType")

@@ -1,5 +1,8 @@
 """Serving ``POST {modelDeploymentUrl}/predict`` for conda deployments by running the artifact's score.py.
 
+A predict call is signed like every OCI call (``mdr predict`` signs it with the SDK's signer); the route is
+registered with the others, outside the store's lock while the model runs.
+
 One worker process per ACTIVE deployment (the current interpreter; conda packs are out of scope), started on
 the first request, restarted when the deployment's model changes, stopped on deactivate, delete and
 shutdown. Worker protocol: one JSON request per line on stdin, one JSON answer per line on stdout.
@@ -7,7 +10,6 @@ shutdown. Worker protocol: one JSON request per line on stdin, one JSON answer p
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.emulator.core.errors import ApiError
-from reconciler.emulator.core.http import Request, Response
+from reconciler.emulator.core.http import Request, Response, Router
 from reconciler.emulator.datascience.backend import DeploymentsBackend
 
 WORKER = r"""
@@ -62,8 +64,8 @@ class _Worker:
     lock: threading.Lock
 
 
-def _extract(artifact: bytes, target: Path) -> Path:
-    with zipfile.ZipFile(io.BytesIO(artifact)) as archive:
+def _extract(artifact: Path, target: Path) -> Path:
+    with zipfile.ZipFile(artifact) as archive:
         for member in archive.namelist():
             if member.startswith("/") or ".." in Path(member).parts:
                 raise PredictError(500, f"artifact entry {member!r} is unsafe")
@@ -81,7 +83,7 @@ class PredictPool:
         self._workers: dict[str, _Worker] = {}
         self._lock = threading.Lock()
 
-    def _start(self, deployment_id: str, model_id: str, artifact: bytes) -> _Worker:
+    def _start(self, deployment_id: str, model_id: str, artifact: Path) -> _Worker:
         folder = tempfile.TemporaryDirectory(prefix="mdr-predict-")
         root = _extract(artifact, Path(folder.name))
         process = subprocess.Popen(
@@ -100,7 +102,7 @@ class PredictPool:
             raise PredictError(500, f"load_model() failed: {hello.get('error')}")
         return _Worker(model_id, process, folder, threading.Lock())
 
-    def predict(self, deployment_id: str, model_id: str, artifact: bytes, payload: Any) -> Any:
+    def predict(self, deployment_id: str, model_id: str, artifact: Path, payload: Any) -> Any:
         with self._lock:
             worker = self._workers.get(deployment_id)
             if worker is not None and (worker.model_id != model_id or worker.process.poll() is not None):
@@ -140,28 +142,24 @@ class PredictPool:
 
 
 class Serving:
-    """``/modeldeployment/{id}/predict``: unsigned, outside the routed API, answered by a worker process."""
+    """``POST /modeldeployment/{id}/predict``: answered by a worker process running the deployment's model."""
 
     def __init__(self, deployments: DeploymentsBackend) -> None:
         self.deployments = deployments
         self.pool = PredictPool()
         deployments.on_change = self._deployment_changed
 
-    @staticmethod
-    def target(request: Request) -> str:
-        """The deployment a predict call is for; any other call under /modeldeployment/ is a 404."""
-        parts = request.path.strip("/").split("/")
-        if len(parts) != 3 or parts[2] != "predict" or request.method != "POST":
-            raise ApiError(404, "NotAuthorizedOrNotFound", "use POST {modelDeploymentUrl}/predict")
-        return parts[1]
+    def register(self, router: Router) -> None:
+        router.add("POST", "/modeldeployment/{id}/predict", "Predict", self.predict, locked=False)
 
-    def predict(self, deployment_id: str, request: Request) -> Response:
+    def predict(self, request: Request) -> Response:
         """Run the deployment's score.py on the request body; the model runs outside the store's lock."""
+        deployment_id = request.params["id"]
         with self.deployments.store.lock:
-            model_id, content = self.deployments.served_model(deployment_id)
+            model_id, artifact = self.deployments.served_model(deployment_id)
         payload = request.json()
         try:
-            result = self.pool.predict(deployment_id, model_id, content, payload)
+            result = self.pool.predict(deployment_id, model_id, artifact, payload)
         except PredictError as exc:
             raise ApiError(exc.status, "InternalServerError", str(exc)) from exc
         return Response(200, result)

@@ -1,26 +1,52 @@
-"""Object Storage state and rules: objects keyed ``namespace/bucket/name``, conditional writes, multipart.
+"""Object Storage state and rules: buckets, objects keyed ``namespace/bucket/name``, conditional writes, multipart.
 
-Buckets are implicit (any bucket name holds objects) and there is a single namespace, ``mdrlocal``.
+There is a single namespace, ``mdrlocal``. Objects live only in buckets that exist, as on OCI: a write, read or
+listing in a missing bucket is a 404 ``BucketNotFound``; a bucket is deleted only when it holds no object and
+no multipart upload. Buckets come from CreateBucket, from the emulator's configuration (``buckets=`` /
+``mdr emulator --bucket NAME``: what an administrator would have created before mdr runs), or, only when
+``auto_create`` is on (the embedded ``--local`` emulator), from the first write into them, with a warning: the
+local sandbox has no tenancy to check a bucket name against.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from typing import Any
 
-from reconciler.emulator.core.errors import ApiError, invalid, not_found
-from reconciler.emulator.core.store import Store, content_md5, new_etag, now_rfc3339
+from reconciler.emulator.core.errors import ApiError, invalid, not_found, require
+from reconciler.emulator.core.signing import TENANCY, USER
+from reconciler.emulator.core.store import BlobInfo, Staged, Store, new_etag, now_rfc3339
 
 NAMESPACE = "mdrlocal"
+BUCKET_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
+BUCKET_FIELDS = ("metadata", "freeformTags", "definedTags")
+log = logging.getLogger("mdr.emulator")
 
 
 def object_key(namespace: str, bucket: str, name: str) -> str:
     return f"{namespace}/{bucket}/{name}"
 
 
+def bucket_not_found(namespace: str, bucket: str) -> ApiError:
+    return ApiError(
+        404,
+        "BucketNotFound",
+        f"Either the bucket named '{bucket}' does not exist in the namespace '{namespace}' "
+        "or you are not authorized to access it",
+    )
+
+
 class ObjectStorageBackend:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, auto_create: bool = False) -> None:
         self.store = store
+        self.auto_create = auto_create
+        # a state folder written before buckets existed: the buckets its objects are in exist
+        for key in list(self.objects) + [u["key"] for u in self.uploads.values()]:
+            namespace, bucket, _ = key.split("/", 2)
+            if (namespace, bucket) not in self._bucket_names():
+                self._new_bucket(namespace, bucket, TENANCY, {})
 
     @property
     def objects(self) -> dict[str, dict[str, Any]]:
@@ -30,31 +56,151 @@ class ObjectStorageBackend:
     def uploads(self) -> dict[str, dict[str, Any]]:
         return self.store.data["multipart"]
 
+    @property
+    def buckets(self) -> dict[str, dict[str, Any]]:
+        return self.store.data["buckets"]
+
     @staticmethod
     def check_namespace(namespace: str) -> None:
         if namespace != NAMESPACE:
             raise not_found(f"namespace {namespace}")
 
+    # -- buckets --
+
+    def _bucket_names(self) -> set[tuple[str, str]]:
+        return {(b["namespace"], b["name"]) for b in self.buckets.values()}
+
+    def _new_bucket(
+        self, namespace: str, name: str, compartment_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        bucket = {
+            "namespace": namespace,
+            "name": name,
+            "compartmentId": compartment_id,
+            "metadata": body.get("metadata") or {},
+            "createdBy": USER,
+            "timeCreated": now_rfc3339(),
+            "etag": new_etag(),
+            "publicAccessType": body.get("publicAccessType") or "NoPublicAccess",
+            "storageTier": body.get("storageTier") or "Standard",
+            "objectEventsEnabled": bool(body.get("objectEventsEnabled")),
+            "freeformTags": body.get("freeformTags") or {},
+            "definedTags": body.get("definedTags") or {},
+            "versioning": "Disabled",
+            "autoTiering": "Disabled",
+            "isReadOnly": False,
+            "replicationEnabled": False,
+            "id": self.store.new_id("bucket"),
+        }
+        self.buckets[f"{namespace}/{name}"] = bucket
+        return bucket
+
+    def create_bucket(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.check_namespace(namespace)
+        require(body, "name", "compartmentId")
+        name = str(body["name"])
+        if not BUCKET_NAME.match(name):
+            raise invalid(
+                f"bucket name {name!r} is not valid: use 1-256 letters, digits, dashes, underscores or periods"
+            )
+        if f"{namespace}/{name}" in self.buckets:
+            raise ApiError(
+                409,
+                "BucketAlreadyExists",
+                f"Either the bucket '{name}' in namespace '{namespace}' already exists "
+                "or you are not authorized to create it",
+            )
+        return self._new_bucket(namespace, name, str(body["compartmentId"]), body)
+
+    def ensure_bucket(self, name: str, compartment_id: str = TENANCY) -> dict[str, Any]:
+        """A bucket that exists before anyone writes (the emulator's configuration); idempotent."""
+        existing = self.buckets.get(f"{NAMESPACE}/{name}")
+        if existing is not None:
+            return existing
+        return self.create_bucket(NAMESPACE, {"name": name, "compartmentId": compartment_id})
+
+    def bucket(self, namespace: str, name: str) -> dict[str, Any]:
+        self.check_namespace(namespace)
+        bucket = self.buckets.get(f"{namespace}/{name}")
+        if bucket is None:
+            raise bucket_not_found(namespace, name)
+        return bucket
+
+    def writable_bucket(self, namespace: str, name: str) -> dict[str, Any]:
+        """The bucket a write goes into: created first only when ``auto_create`` is on."""
+        self.check_namespace(namespace)
+        if self.auto_create and f"{namespace}/{name}" not in self.buckets:
+            log.warning(
+                "bucket %r did not exist; the local emulator created it (on OCI this write would fail with "
+                "404 BucketNotFound)",
+                name,
+            )
+            return self._new_bucket(namespace, name, TENANCY, {})
+        return self.bucket(namespace, name)
+
+    def list_buckets(self, namespace: str, compartment_id: str) -> list[dict[str, Any]]:
+        self.check_namespace(namespace)
+        found = [
+            b
+            for b in self.buckets.values()
+            if b["namespace"] == namespace and b["compartmentId"] == compartment_id
+        ]
+        return sorted(found, key=lambda b: b["name"])
+
+    def bucket_usage(self, namespace: str, name: str) -> tuple[int, int]:
+        """Approximate object count and size, as GetBucket reports them when asked."""
+        folder = f"{namespace}/{name}/"
+        sizes = [r["size"] for k, r in self.objects.items() if k.startswith(folder)]
+        return len(sizes), sum(sizes)
+
+    def delete_bucket(self, namespace: str, name: str, if_match: str | None) -> None:
+        bucket = self.bucket(namespace, name)
+        if if_match and if_match != bucket["etag"]:
+            raise ApiError(412, "IfMatchFailed", "the bucket's etag does not match if-match")
+        folder = f"{namespace}/{name}/"
+        if any(k.startswith(folder) for k in self.objects):
+            raise ApiError(
+                409, "BucketNotEmpty", f"Bucket named '{name}' is not empty. Delete all objects first."
+            )
+        if any(u["key"].startswith(folder) for u in self.uploads.values()):
+            raise ApiError(
+                409,
+                "BucketNotEmpty",
+                f"Bucket named '{name}' has pending multipart uploads. Abort them first.",
+            )
+        del self.buckets[f"{namespace}/{name}"]
+
     # -- objects --
 
-    def write(self, key: str, content: bytes) -> dict[str, Any]:
+    def write(self, key: str, content: bytes | Staged) -> dict[str, Any]:
         """Store ``content`` as the object ``key`` (also how Data Science imports an artifact)."""
-        blob = "object-" + hashlib.sha256(key.encode()).hexdigest()
-        self.store.put_blob(blob, content)
+        return self._record(key, self.store.keep(self.blob_of(key), content))
+
+    def copy_in(self, key: str, blob: str) -> dict[str, Any]:
+        """The blob ``blob`` (a model artifact) copied to the object ``key``."""
+        return self._record(key, self.store.copy(blob, self.blob_of(key)))
+
+    @staticmethod
+    def blob_of(key: str) -> str:
+        return "object-" + hashlib.sha256(key.encode()).hexdigest()
+
+    def _record(self, key: str, info: BlobInfo) -> dict[str, Any]:
         record = {
-            "blob": blob,
-            "size": len(content),
+            "blob": self.blob_of(key),
+            "size": info.size,
             "etag": new_etag(),
-            "md5": content_md5(content),
+            "md5": info.md5,
             "timeCreated": now_rfc3339(),
         }
         self.objects[key] = record
         return record
 
-    def read(self, key: str) -> bytes | None:
-        """The object's content, or None when there is no such object."""
-        record = self.objects.get(key)
-        return None if record is None else self.store.get_blob(record["blob"])
+    def find(self, key: str) -> dict[str, Any] | None:
+        """The object's record, or None when there is no such object (or no such bucket)."""
+        namespace, bucket, _ = key.split("/", 2)
+        if f"{namespace}/{bucket}" not in self.buckets:
+            return None
+        return self.objects.get(key)
 
     def check_conditions(self, key: str, if_match: str | None, if_none_match: str | None) -> None:
         current = self.objects.get(key)
@@ -68,25 +214,22 @@ class ObjectStorageBackend:
         namespace: str,
         bucket: str,
         name: str,
-        content: bytes,
+        content: bytes | Staged,
         if_match: str | None,
         if_none_match: str | None,
     ) -> dict[str, Any]:
-        self.check_namespace(namespace)
+        self.writable_bucket(namespace, bucket)
         key = object_key(namespace, bucket, name)
         self.check_conditions(key, if_match, if_none_match)
         return self.write(key, content)
 
     def get(self, namespace: str, bucket: str, name: str) -> tuple[str, dict[str, Any]]:
-        self.check_namespace(namespace)
+        self.bucket(namespace, bucket)
         key = object_key(namespace, bucket, name)
         record = self.objects.get(key)
         if record is None:
             raise ApiError(404, "ObjectNotFound", f"object {name} not found")
         return key, record
-
-    def content(self, record: dict[str, Any]) -> bytes:
-        return self.store.get_blob(record["blob"])
 
     def delete(self, namespace: str, bucket: str, name: str, if_match: str | None) -> None:
         key, record = self.get(namespace, bucket, name)
@@ -96,7 +239,7 @@ class ObjectStorageBackend:
         del self.objects[key]
 
     def list_objects(self, namespace: str, bucket: str, prefix: str) -> list[dict[str, Any]]:
-        self.check_namespace(namespace)
+        self.bucket(namespace, bucket)
         folder = f"{namespace}/{bucket}/"
         names = sorted(k[len(folder) :] for k in self.objects if k.startswith(folder))
         return [
@@ -107,45 +250,58 @@ class ObjectStorageBackend:
 
     # -- multipart uploads --
 
-    def create_upload(self, key: str, if_match: str | None, if_none_match: str | None) -> str:
-        upload_id = new_etag()
+    def create_upload(
+        self, namespace: str, bucket: str, name: str, if_match: str | None, if_none_match: str | None
+    ) -> str:
+        self.writable_bucket(namespace, bucket)
+        key = object_key(namespace, bucket, name)
         self.check_conditions(key, if_match, if_none_match)
+        upload_id = new_etag()
         self.uploads[upload_id] = {"key": key, "parts": {}, "time": now_rfc3339()}
         return upload_id
 
-    def upload(self, upload_id: str) -> dict[str, Any]:
+    def upload(self, namespace: str, bucket: str, upload_id: str) -> dict[str, Any]:
+        self.bucket(namespace, bucket)
         upload = self.uploads.get(upload_id)
-        if upload is None:
+        if upload is None or not upload["key"].startswith(f"{namespace}/{bucket}/"):
             raise ApiError(404, "NoSuchUpload", "the multipart upload does not exist")
         return upload
 
-    def upload_part(self, upload_id: str, part_number: str, content: bytes) -> str:
-        """Keep one part (``part_number`` as the query gave it); returns its etag."""
-        upload = self.upload(upload_id)
-        number = int(part_number)
+    def upload_part(
+        self, namespace: str, bucket: str, upload_id: str, part_number: str, content: bytes | Staged
+    ) -> tuple[str, str]:
+        """Keep one part (``part_number`` as the query gave it); returns its etag and MD5."""
+        upload = self.upload(namespace, bucket, upload_id)
+        try:
+            number = int(part_number)
+        except ValueError:
+            number = 0
         if not 1 <= number <= 10000:
             raise invalid("uploadPartNum must be between 1 and 10000")
         blob = f"part-{upload_id}-{number}"
-        self.store.put_blob(blob, content)
+        info = self.store.keep(blob, content)
         etag = new_etag()
         upload["parts"][str(number)] = {"blob": blob, "etag": etag}
-        return etag
+        return etag, info.md5
 
-    def commit(self, upload_id: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    def commit(
+        self, namespace: str, bucket: str, upload_id: str, parts: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         """Join the listed parts (each with the etag it was uploaded with) into the object."""
-        upload = self.upload(upload_id)
-        content = b""
+        upload = self.upload(namespace, bucket, upload_id)
+        blobs = []
         for part in sorted(parts, key=lambda p: int(p["partNum"])):
             stored = upload["parts"].get(str(part["partNum"]))
             if stored is None or stored["etag"] != part.get("etag"):
                 raise invalid(f"part {part['partNum']} was not uploaded or its etag differs")
-            content += self.store.get_blob(stored["blob"])
-        record = self.write(upload["key"], content)
+            blobs.append(stored["blob"])
+        key = upload["key"]
+        record = self._record(key, self.store.join(blobs, self.blob_of(key)))
         self._forget_upload(upload_id, upload)
         return record
 
-    def abort(self, upload_id: str) -> None:
-        self._forget_upload(upload_id, self.upload(upload_id))
+    def abort(self, namespace: str, bucket: str, upload_id: str) -> None:
+        self._forget_upload(upload_id, self.upload(namespace, bucket, upload_id))
 
     def _forget_upload(self, upload_id: str, upload: dict[str, Any]) -> None:
         for stored in upload["parts"].values():

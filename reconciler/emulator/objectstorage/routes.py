@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from reconciler.emulator.core.errors import require
-from reconciler.emulator.core.http import Request, Response, Router
-from reconciler.emulator.core.store import content_md5
-from reconciler.emulator.objectstorage.backend import NAMESPACE, ObjectStorageBackend, object_key
+from typing import Any
+
+from reconciler.emulator.core.errors import ApiError, require
+from reconciler.emulator.core.http import FileBody, Request, Response, Router, paginate
+from reconciler.emulator.objectstorage.backend import NAMESPACE, ObjectStorageBackend
+
+#: the fields of a bucket that ListBuckets leaves out (tags only with ``fields=tags``)
+SUMMARY_FIELDS = ("namespace", "name", "compartmentId", "createdBy", "timeCreated", "etag")
 
 
 class ObjectStorageRoutes:
@@ -16,13 +20,22 @@ class ObjectStorageRoutes:
         add = router.add
         add("GET", "/n", "GetNamespace", self.get_namespace)
         add("GET", "/n/", "GetNamespace", self.get_namespace)
+        add("POST", "/n/{ns}/b", "CreateBucket", self.create_bucket, mutating=True)
+        add("POST", "/n/{ns}/b/", "CreateBucket", self.create_bucket, mutating=True)
+        add("GET", "/n/{ns}/b", "ListBuckets", self.list_buckets)
+        add("GET", "/n/{ns}/b/", "ListBuckets", self.list_buckets)
+        add("GET", "/n/{ns}/b/{bucket}", "GetBucket", self.get_bucket)
+        add("HEAD", "/n/{ns}/b/{bucket}", "HeadBucket", self.head_bucket)
+        add("DELETE", "/n/{ns}/b/{bucket}", "DeleteBucket", self.delete_bucket, mutating=True)
         add("GET", "/n/{ns}/b/{bucket}/o", "ListObjects", self.list_objects)
-        add("PUT", "/n/{ns}/b/{bucket}/o/{name}", "PutObject", self.put_object, mutating=True)
+        add("PUT", "/n/{ns}/b/{bucket}/o/{name}", "PutObject", self.put_object, mutating=True, streamed=True)
         add("GET", "/n/{ns}/b/{bucket}/o/{name}", "GetObject", self.get_object)
         add("HEAD", "/n/{ns}/b/{bucket}/o/{name}", "HeadObject", self.head_object)
         add("DELETE", "/n/{ns}/b/{bucket}/o/{name}", "DeleteObject", self.delete_object, mutating=True)
         add("POST", "/n/{ns}/b/{bucket}/u", "CreateMultipartUpload", self.create_multipart, mutating=True)
-        add("PUT", "/n/{ns}/b/{bucket}/u/{name}", "UploadPart", self.upload_part, mutating=True)
+        add(
+            "PUT", "/n/{ns}/b/{bucket}/u/{name}", "UploadPart", self.upload_part, mutating=True, streamed=True
+        )
         add(
             "POST",
             "/n/{ns}/b/{bucket}/u/{name}",
@@ -41,13 +54,55 @@ class ObjectStorageRoutes:
     def get_namespace(self, request: Request) -> Response:
         return Response(200, NAMESPACE)
 
+    # -- buckets --
+
+    def create_bucket(self, request: Request) -> Response:
+        bucket = self.backend.create_bucket(request.params["ns"], request.json_object())
+        return Response(
+            200, bucket, {"etag": bucket["etag"], "location": f"/n/{bucket['namespace']}/b/{bucket['name']}"}
+        )
+
+    def list_buckets(self, request: Request) -> Response:
+        buckets = self.backend.list_buckets(request.params["ns"], request.compartment())
+        fields = set((request.query.get("fields") or "").split(","))
+        kept = SUMMARY_FIELDS + (("freeformTags", "definedTags") if "tags" in fields else ())
+        return paginate([{k: b[k] for k in kept} for b in buckets], request)
+
+    def _bucket(self, request: Request) -> dict[str, Any]:
+        bucket = self.backend.bucket(request.params["ns"], request.params["bucket"])
+        if request.if_match and request.if_match != bucket["etag"]:
+            raise ApiError(412, "IfMatchFailed", "the bucket's etag does not match if-match")
+        return bucket
+
+    def get_bucket(self, request: Request) -> Response:
+        bucket = dict(self._bucket(request))
+        if request.headers.get("if-none-match") in (bucket["etag"], "*"):
+            return Response(304, None, {"etag": bucket["etag"]})
+        fields = set((request.query.get("fields") or "").split(","))
+        if fields & {"approximateCount", "approximateSize"}:
+            count, size = self.backend.bucket_usage(bucket["namespace"], bucket["name"])
+            bucket["approximateCount"], bucket["approximateSize"] = count, size
+        return Response(200, bucket, {"etag": bucket["etag"]})
+
+    def head_bucket(self, request: Request) -> Response:
+        bucket = self._bucket(request)
+        if request.headers.get("if-none-match") in (bucket["etag"], "*"):
+            return Response(304, None, {"etag": bucket["etag"]})
+        return Response(200, None, {"etag": bucket["etag"]})
+
+    def delete_bucket(self, request: Request) -> Response:
+        self.backend.delete_bucket(request.params["ns"], request.params["bucket"], request.if_match)
+        return Response(204, None)
+
+    # -- objects --
+
     def put_object(self, request: Request) -> Response:
         p = request.params
         record = self.backend.put(
             p["ns"],
             p["bucket"],
             p["name"],
-            request.body,
+            request.content(),
             request.if_match,
             request.headers.get("if-none-match"),
         )
@@ -56,7 +111,8 @@ class ObjectStorageRoutes:
     def get_object(self, request: Request) -> Response:
         _, record = self.backend.get(request.params["ns"], request.params["bucket"], request.params["name"])
         headers = {"etag": record["etag"], "content-md5": record["md5"]}
-        return Response(200, self.backend.content(record), headers, "application/octet-stream")
+        body = FileBody(self.backend.store.open_blob(record["blob"]), record["size"])
+        return Response(200, body, headers, "application/octet-stream")
 
     def head_object(self, request: Request) -> Response:
         _, record = self.backend.get(request.params["ns"], request.params["bucket"], request.params["name"])
@@ -77,13 +133,15 @@ class ObjectStorageRoutes:
         )
         return Response(200, {"objects": objects})
 
+    # -- multipart uploads --
+
     def create_multipart(self, request: Request) -> Response:
         namespace, bucket = request.params["ns"], request.params["bucket"]
-        self.backend.check_namespace(namespace)
         body = request.json_object()
         require(body, "object")
-        key = object_key(namespace, bucket, body["object"])
-        upload_id = self.backend.create_upload(key, request.if_match, request.headers.get("if-none-match"))
+        upload_id = self.backend.create_upload(
+            namespace, bucket, body["object"], request.if_match, request.headers.get("if-none-match")
+        )
         return Response(
             200,
             {
@@ -96,19 +154,27 @@ class ObjectStorageRoutes:
         )
 
     def upload_part(self, request: Request) -> Response:
-        upload_id = request.query.get("uploadId", "")
-        etag = self.backend.upload_part(upload_id, request.query.get("uploadPartNum", "0"), request.body)
-        return Response(200, None, {"etag": etag, "opc-content-md5": content_md5(request.body)})
+        p = request.params
+        etag, md5 = self.backend.upload_part(
+            p["ns"],
+            p["bucket"],
+            request.query.get("uploadId", ""),
+            request.query.get("uploadPartNum", "0"),
+            request.content(),
+        )
+        return Response(200, None, {"etag": etag, "opc-content-md5": md5})
 
     def commit_multipart(self, request: Request) -> Response:
+        p = request.params
         upload_id = request.query.get("uploadId", "")
-        self.backend.upload(upload_id)  # an unknown upload is a 404 before a bad body is a 400
+        self.backend.upload(p["ns"], p["bucket"], upload_id)  # an unknown upload is a 404 before a bad body
         parts = request.json_object().get("partsToCommit") or []
-        record = self.backend.commit(upload_id, parts)
+        record = self.backend.commit(p["ns"], p["bucket"], upload_id, parts)
         return Response(
             200, None, {"etag": record["etag"], "opc-multipart-md5": f"{record['md5']}-{len(parts)}"}
         )
 
     def abort_multipart(self, request: Request) -> Response:
-        self.backend.abort(request.query.get("uploadId", ""))
+        p = request.params
+        self.backend.abort(p["ns"], p["bucket"], request.query.get("uploadId", ""))
         return Response(204, None)
