@@ -161,6 +161,7 @@ class Provider:
         self.data_science = oci.data_science.DataScienceClient(config, **kwargs)
         self.logging = oci.logging.LoggingManagementClient(config, **kwargs)
         self.object_storage = oci.object_storage.ObjectStorageClient(config, **kwargs)
+        self.resource_search = oci.resource_search.ResourceSearchClient(config, **kwargs)
         self.stats = CallStats()
         #: which cloud this is, for the audit log (``Target.label``)
         self.label = f"endpoint:{endpoint}" if endpoint else f"oci:{self.region}"
@@ -178,7 +179,7 @@ class Provider:
             elif response.status_code < 500:
                 budget.on_success()
 
-        for client in (self.data_science, self.logging, self.object_storage):
+        for client in (self.data_science, self.logging, self.object_storage, self.resource_search):
             client.base_client.session.hooks["response"].append(observe)
 
     def call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -283,7 +284,11 @@ def _provider_for(target: Target, region: str | None) -> Provider:
         from reconciler.emulator import Emulator
 
         make_state_dir(target.local_dir)
-        emulator = Emulator(state_dir=target.local_dir, region=region or "us-ashburn-1").start()
+        # a laptop sandbox: buckets named in mdr.yaml are created on first write (with a warning), since
+        # there is no tenancy to check them against; `mdr emulator` refuses unknown buckets as OCI does
+        emulator = Emulator(
+            state_dir=target.local_dir, region=region or "us-ashburn-1", auto_create_buckets=True
+        ).start()
         return Provider(emulator.oci_config(), None, emulator.url, fast=True, on_close=emulator.stop)
     if target.endpoint:
         config = _endpoint_config(target, region)

@@ -156,3 +156,31 @@ class AuditLog(_StackRecords):
         if target is None:
             return records
         return [r for r in records if target in str(r.get("target") or "")]
+
+
+class KnownCompartments:
+    """Compartments where this stack's resources were last seen (``compartments/<stack>.json``).
+
+    A deployment moved to another compartment is still owned; reading only the compartments the manifests
+    name now would miss it where it was, and create a second one. Each plan reads these too and records
+    where owned resources are. (Resource Search finds the rest when this file is gone, e.g. on a new CI
+    runner.)
+    """
+
+    def __init__(self, stack: str) -> None:
+        self.path = state_dir() / "compartments" / f"{stack}.json"
+
+    def read(self) -> set[str]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return set()
+        return {str(c) for c in data} if isinstance(data, list) else set()
+
+    def write(self, compartments: set[str]) -> None:
+        if compartments == self.read():
+            return
+        make_state_dir(self.path.parent)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(compartments)), encoding="utf-8")
+        os.replace(tmp, self.path)

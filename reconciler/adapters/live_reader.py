@@ -13,7 +13,8 @@ from typing import Any
 
 import oci
 
-from reconciler.adapters.cloud_errors import NotFound
+from reconciler.adapters.cloud_errors import BadRequest, NotAuthorized, NotFound
+from reconciler.core.canonical import TAG_STACK
 from reconciler.core.live import (
     LOGGING_GONE,
     LiveLog,
@@ -108,3 +109,30 @@ def _read_logs(provider: Any, state: LiveState, group_id: str) -> None:
         state.logs.append(
             LiveLog(log_wire["id"], owned.key, group_id, log_wire.get("display_name") or "", log_wire)
         )
+
+
+def searched_compartments(provider: Any, stack: str) -> set[str]:
+    """Compartments holding anything tagged with this stack, anywhere in the tenancy (Resource Search).
+
+    What a moved deployment needs when no local record says where it went (a new CI runner). A tenancy
+    that does not allow the search (IAM) or a service without it answers nothing: the plan then reads the
+    compartments it knows, as before.
+    """
+    details = oci.resource_search.models.StructuredSearchDetails(
+        type="Structured",
+        query=f"query all resources where (freeformTags.key = '{TAG_STACK}' && freeformTags.value = '{stack}')",
+    )
+    found: set[str] = set()
+    page: str | None = None
+    try:
+        while True:  # the answer is a collection with .items, so not list_all's shape
+            extra = {"page": page} if page else {}
+            response = provider.call(
+                "SearchResources", provider.resource_search.search_resources, details, limit=1000, **extra
+            )
+            found |= {str(i.compartment_id) for i in response.data.items or [] if i.compartment_id}
+            if not response.has_next_page:
+                return found
+            page = response.next_page
+    except (NotFound, NotAuthorized, BadRequest):
+        return found

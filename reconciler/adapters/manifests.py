@@ -89,9 +89,14 @@ def load_file(path: Path, variables: Mapping[str, str] | None = None) -> tuple[l
             return [], [
                 Issue(file, 1, 1, "", f"file is {size} bytes; manifests are limited to {MAX_FILE_BYTES}")
             ]
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return [], [Issue(file, 0, 0, "", f"file is not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return [], [
+            Issue(file, line, column, "", f"file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        ]
     except OSError as exc:
         return [], [Issue(file, 0, 0, "", f"cannot read file: {exc.strerror or exc}")]
     return parse_documents(text, file, variables)

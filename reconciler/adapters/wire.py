@@ -12,7 +12,12 @@ from typing import Any
 
 from oci.data_science import models as ds
 
-from reconciler.core.canonical import DEFAULT_COOL_DOWN_SECONDS, is_ref
+from reconciler.core.canonical import (
+    AUTO_TAG_NAMESPACES,
+    DEFAULT_COOL_DOWN_SECONDS,
+    is_ref,
+    user_defined_tags,
+)
 
 #: Canonical top-level sections -> which part of the request body carries them.
 SECTION_NAME = "name"
@@ -189,9 +194,15 @@ def update_deployment_details(
     live_model_id: str,
     secret_values: Mapping[str, str],
     freeform_tags: Mapping[str, str] | None,
+    live_defined_tags: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ds.UpdateModelDeploymentDetails:
     """An update body carrying only ``sections``; ``modelId`` (always required) stays the live one unless
-    the model section is being changed."""
+    the model section is being changed.
+
+    ``freeform_tags`` replace the live ones when given. Defined tags are sent only when the user's differ
+    from the live deployment's (``live_defined_tags``; None: never sent): a body's ``definedTags`` replaces
+    them all, so the namespaces the service adds by itself (``AUTO_TAG_NAMESPACES``, e.g. Oracle-Tags
+    CreatedBy/CreatedOn) are carried over from the live deployment, never wiped."""
     infra = canonical["infrastructure"]
     model_id = _check(canonical["model"]["id"], "model.id") if SECTION_MODEL in sections else live_model_id
     config_sections = {
@@ -224,7 +235,11 @@ def update_deployment_details(
         details.category_log_details = category_logs(canonical.get("logging"), update=True)
     if freeform_tags is not None:
         details.freeform_tags = dict(freeform_tags)
-        details.defined_tags = dict(canonical.get("definedTags") or {})
+    if live_defined_tags is not None:
+        wanted = {ns: dict(values) for ns, values in (canonical.get("definedTags") or {}).items()}
+        if user_defined_tags(live_defined_tags) != wanted:
+            kept = {ns: dict(v) for ns, v in live_defined_tags.items() if ns in AUTO_TAG_NAMESPACES}
+            details.defined_tags = {**kept, **wanted}
     return details
 
 

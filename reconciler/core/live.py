@@ -201,3 +201,11 @@ def add_deployment(state: LiveState, wire: dict[str, Any]) -> None:
         state.adoptable[wire["id"]] = LiveDeployment(wire["id"], None, wire)
     else:
         state.foreign[wire["id"]] = owned.stack
+
+
+def owned_compartments(state: LiveState) -> set[str]:
+    """Compartments holding any resource this stack owns (deployments, models, log groups)."""
+    found = {str(d.wire.get("compartment_id")) for d in state.deployments if d.wire.get("compartment_id")}
+    found |= {str(m.wire.get("compartment_id")) for m in state.models if m.wire.get("compartment_id")}
+    found |= {g.compartment_id for g in state.log_groups if g.key}
+    return found

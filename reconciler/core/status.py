@@ -29,6 +29,8 @@ class DeploymentStatus:
     model: str | None
     drift: list[str]
     last_change: str | None
+    #: the model's display name when this stack owns it (else None: a catalog model given by id)
+    model_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -37,6 +39,7 @@ class DeploymentStatus:
 def deployment_statuses(plan: Plan, live: LiveState, last_changes: dict[str, str]) -> list[DeploymentStatus]:
     """Pure: one status per deployment the plan covers, from its change and the live summary."""
     by_id = {d.id: d for d in live.deployments}
+    model_names = {m.id: str(m.wire.get("display_name") or "") or None for m in live.models}
     out = []
     for change in plan.changes:
         if change.kind != Kind.DEPLOYMENT or change.action in (Action.DELETE, Action.ORPHAN):
@@ -60,28 +63,39 @@ def deployment_statuses(plan: Plan, live: LiveState, last_changes: dict[str, str
                 drift=[f.path for f in change.fields] if sync == "OutOfSync" else [],
                 last_change=last_changes.get(change.key)
                 or (current.wire.get("time_created") if current else None),
+                model_name=model_names.get(current.model_id or "") if current else None,
             )
         )
     return sorted(out, key=lambda s: s.name)
 
 
+#: ``mdr status`` must fit a 100-column terminal: long values are cut, URLs get lines of their own
+WIDTH = 100
+_CAPS = {"NAME": 28, "MODEL": 26}
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def render_statuses(statuses: list[DeploymentStatus]) -> str:
-    header = ("NAME", "SYNC", "HEALTH", "STATE", "MODEL", "URL", "LAST CHANGE")
+    header = ("NAME", "SYNC", "HEALTH", "STATE", "MODEL", "LAST CHANGE")
     rows = [header] + [
         (
-            s.name,
+            _cut(s.name, _CAPS["NAME"]),
             s.sync,
             s.health,
             s.lifecycle or "-",
-            (s.model or "-")[-24:],
-            s.url or "-",
-            s.last_change or "-",
+            _cut(s.model_name or (f"…{s.model[-12:]}" if s.model else "-"), _CAPS["MODEL"]),
+            (s.last_change or "-")[:16].replace("T", " "),
         )
         for s in statuses
     ]
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     for s in statuses:
+        if s.url:
+            lines.append(_cut(f"{s.name}: {s.url}", WIDTH))
         if s.drift:
-            lines.append(f"{s.name}: drifted fields: {', '.join(s.drift)}")
+            lines.append(_cut(f"{s.name}: drifted fields: {', '.join(s.drift)}", WIDTH))
     return "\n".join(lines) + "\n"

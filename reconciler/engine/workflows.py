@@ -17,17 +17,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.adapters.artifact import artifact_identity
-from reconciler.adapters.journal import AuditLog, Journal
-from reconciler.adapters.live_reader import read_live
+from reconciler.adapters.cloud_errors import NotAuthorized, NotFound
+from reconciler.adapters.journal import AuditLog, Journal, KnownCompartments
+from reconciler.adapters.live_reader import read_live, searched_compartments
 from reconciler.adapters.lock import held, lock_for
 from reconciler.adapters.planfile import read_plan
 from reconciler.core.desired import DesiredState, DesiredStateError, build_desired
 from reconciler.core.errors import MdrError, ValidationFailed
-from reconciler.core.live import LiveState
+from reconciler.core.live import LiveState, owned_compartments
 from reconciler.core.plan import Action, Kind, Plan, PlanOptions
 from reconciler.core.plancheck import guard_violations
 from reconciler.core.render import render, summary_line
 from reconciler.core.rules import SETTLING_STATES, build_plan
+from reconciler.core.shapes import unknown_shapes
 from reconciler.core.stack import LoadedDeployment, Stack
 from reconciler.engine.apply import (
     ApplyOptions,
@@ -46,6 +48,31 @@ class PlanResult:
     stack: Stack
     desired: DesiredState
     live: LiveState
+
+
+def offered_shapes(provider: Any, compartment: str) -> set[str]:
+    """What the service deploys on here; empty when it cannot be listed (then nothing is judged)."""
+    try:
+        items = provider.list_all(
+            "ListModelDeploymentShapes", provider.data_science.list_model_deployment_shapes, compartment
+        )
+    except (NotFound, NotAuthorized):
+        return set()
+    return {str(item.name) for item in items}
+
+
+def _check_shapes(stack: Stack, provider: Any, compartments: set[str], strict: bool) -> None:
+    """Unknown shapes are input errors: refused before any write (the CLI), or set aside (the controller)."""
+    if not compartments:
+        return
+    issues = unknown_shapes(stack, offered_shapes(provider, sorted(compartments)[0]))
+    if issues and strict:
+        raise ValidationFailed(issues)
+    for issue in issues:
+        bad = next(d for d in stack.deployments if d.document.file == issue.file)
+        stack.deployments.remove(bad)
+        stack.invalid_names.add(bad.name)
+        stack.issues.append(issue)
 
 
 def load_valid_stack(path: Path) -> Stack:
@@ -103,14 +130,20 @@ def compute_plan(
     prune: bool | None = None,
     allow_deletes: int | None = None,
     reader: LiveReader | None = None,
+    strict: bool = True,
 ) -> PlanResult:
     """Plan a stack against live state. ``reader`` swaps the live-reading strategy (benchmarks compare
-    per-resource GETs with our list calls through the very same diff and plan)."""
+    per-resource GETs with our list calls through the very same diff and plan). ``strict``: input the
+    service would refuse (an unknown shape) fails the plan; otherwise (the controller) that deployment is
+    set aside like an invalid manifest and the rest is planned."""
     assert stack.config is not None
     config = stack.config
     compartments = {d.compartment_id for d in stack.deployments}
     if config.defaults.compartmentId:
         compartments.add(config.defaults.compartmentId)
+    known = KnownCompartments(config.stack)
+    compartments |= known.read()  # where owned resources were seen: a moved deployment is still found
+    compartments |= searched_compartments(provider, config.stack)  # and where the tenancy says they are
     log_groups = {
         d.manifest.spec.logging.logGroup.name
         for d in stack.deployments
@@ -123,9 +156,11 @@ def compute_plan(
             if d.manifest.spec.logging and d.manifest.spec.logging.logGroup.id
         }
     )
+    _check_shapes(stack, provider, compartments, strict)
     identities = artifact_identities(stack, provider)
     read = reader or read_live
     live = read(provider, config.stack, compartments, {g for g in log_groups if g}, group_ids)
+    known.write(owned_compartments(live) | {d.compartment_id for d in stack.deployments})
     salt = secrets.token_hex(16)
     values = {d.name: secret_values(d) for d in stack.deployments}
     try:
@@ -298,7 +333,7 @@ def apply_tree(
             sends = any(not c.blocked for c in plan.actionable)
             if sends and not request.auto_approve and not confirm(plan):
                 raise MdrError("apply cancelled; nothing was changed")
-            result = execute(plan, provider, options) if plan.actionable else ApplyResult()
+            result = execute(plan, provider, options) if plan.actionable or plan.blocked else ApplyResult()
             result.results.extend(wait_settled(plan, provider, options))
             return plan, result
 

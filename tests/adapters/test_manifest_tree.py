@@ -147,3 +147,13 @@ def test_an_artifact_outside_the_stack_folder_is_refused(tmp_path: Path, how: st
     assert issue.file == str(root / "fraud.yaml")
     assert issue.line == 7
     assert "outside the stack's folder" in issue.message
+
+
+def test_a_manifest_that_is_not_utf8_is_reported_at_the_bad_byte(tmp_path: Path) -> None:
+    root = tree(tmp_path / "t")
+    (root / "churn.yaml").write_bytes(
+        MANIFEST.format(name="churn", artifact="models/m").encode() + b"# caf\xe9\n"
+    )
+    [issue] = load_stack(root).issues
+    assert (issue.line, issue.column) == (MANIFEST.count("\n") + 1, 6)
+    assert "not UTF-8" in issue.message

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 import oci
+import pytest
 from support.world import EXAMPLE_COMPARTMENT, World, edit
 
 
@@ -78,3 +80,39 @@ def test_a_deployment_still_creating_is_not_reported_as_up_to_date(world: World,
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert all(d.lifecycle_state == "ACTIVE" for d in world.deployments())
     assert world.mdr("plan", "manifests", "--detailed-exitcode").returncode == 0
+
+
+def _owned_everywhere(world: World, compartments: list[str]) -> list[str]:
+    found = []
+    for compartment in compartments:
+        for deployment in world.deployments(compartment):
+            if deployment.freeform_tags.get("mdr-key") == "ModelDeployment/fraud-scorer":
+                found.append(str(deployment.id))
+    return found
+
+
+@pytest.mark.parametrize("memory", ["local-record", "resource-search-only"])
+def test_a_deployment_moved_twice_is_found_where_it_is(world: World, stack: Path, memory: str) -> None:
+    """Moving A -> B -> C must move one deployment, never leave a second live one no plan sees: found from
+    the local record of compartments, or, on a runner without it, through Resource Search."""
+    (stack / "churn-container.yaml").unlink()
+    fraud = stack / "fraud-scorer.yaml"
+    text = fraud.read_text()
+    base = text[: text.index("  logging:")] + text[text.index("  policy:") :]
+    fraud.write_text(base)
+    compartments = [
+        EXAMPLE_COMPARTMENT,
+        "ocid1.compartment.oc1..aaaaaaaamoveb",
+        "ocid1.compartment.oc1..aaaaaaaamovec",
+    ]
+    assert world.mdr("apply", "manifests", "--auto-approve").returncode == 0
+    [first] = _owned_everywhere(world, compartments)
+    for compartment in compartments[1:]:
+        fraud.write_text(base.replace("spec:\n", f"spec:\n  compartmentId: {compartment}\n", 1))
+        if memory == "resource-search-only":
+            shutil.rmtree(world.workdir / ".mdr", ignore_errors=True)  # a fresh CI runner
+        result = world.mdr("apply", "manifests", "--auto-approve")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert _owned_everywhere(world, compartments) == [first]
+        assert world.mdr("plan", "manifests", "--detailed-exitcode").returncode == 0
+    assert [d.id for d in world.deployments(compartments[2])] == [first]

@@ -18,7 +18,6 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from reconciler.adapters.cloud import Provider, Target, open_provider
@@ -27,8 +26,7 @@ from reconciler.adapters.lock import StackLock, lock_for
 from reconciler.adapters.manifests import load_stack
 from reconciler.adapters.source import GitSource, LocalSource, Snapshot, SourceError
 from reconciler.core.budget import TokenBucket
-from reconciler.core.errors import Issue, MdrError
-from reconciler.core.stack import Stack
+from reconciler.core.errors import MdrError
 from reconciler.core.status import deployment_statuses
 from reconciler.engine.apply import ApplyOptions
 from reconciler.engine.controller.config import Backoff, ControllerConfig, ControllerState
@@ -37,7 +35,7 @@ from reconciler.engine.controller.leadership import wait_for_leadership
 from reconciler.engine.controller.metrics import ControllerMetrics
 from reconciler.engine.controller.selection import ChangeGate
 from reconciler.engine.controller.triggers import watch_source
-from reconciler.engine.validate import artifact_issues
+from reconciler.engine.validate import checked_stack
 from reconciler.engine.workflows import compute_plan, execute
 
 log = logging.getLogger("mdr.controller")
@@ -207,19 +205,6 @@ class Controller:
 
     # -- one reconcile --
 
-    def _load(self, root: Path) -> tuple[Stack, list[Issue]]:
-        """The stack with invalid deployments (schema or artifact) set aside, and every issue found."""
-        stack = load_stack(root)
-        issues = list(stack.issues)
-        for deployment in list(stack.deployments):
-            problems = artifact_issues(deployment)
-            if problems:
-                issues.extend(problems)
-                stack.deployments.remove(deployment)
-                stack.invalid_names.add(deployment.name)
-        stack.issues = issues
-        return stack, issues
-
     def reconcile(self, provider: Provider, reason: str) -> None:
         started = time.monotonic()
         snapshot = self._snapshot if isinstance(self.source, GitSource) else self._refresh_source()
@@ -228,12 +213,12 @@ class Controller:
         log.info("reconcile started", extra={"reason": reason, "revision": snapshot.revision})
         outcome = "error"
         try:
-            stack, issues = self._load(snapshot.root)
+            stack, issues = checked_stack(snapshot.root)
             for issue in issues:
                 log.warning("invalid manifest", extra={"issue": str(issue)})
             if stack.config is None:
                 raise MdrError("mdr.yaml is invalid: " + "; ".join(str(i) for i in issues))
-            result = compute_plan(stack, provider)
+            result = compute_plan(stack, provider, strict=False)
             plan = result.plan
             drift = [c.key for c in plan.actionable if c.drift]
             selected = self.gate.select(plan)
@@ -255,7 +240,7 @@ class Controller:
                 applied_ok = apply_result.ok
                 failures = [f"{r.key}: {r.message}" for r in apply_result.results if r.status != "done"]
                 if applied_ok:  # what is live now is what the plan wanted
-                    result = compute_plan(stack, provider)
+                    result = compute_plan(stack, provider, strict=False)
             statuses = deployment_statuses(result.plan, result.live, {})
             if any(d.lifecycle_state in SETTLING_STATES for d in result.live.deployments):
                 self.gate.wake(time.monotonic() + self.config.settle_poll)  # finish what is in flight soon
