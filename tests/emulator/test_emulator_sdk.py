@@ -561,3 +561,25 @@ def test_mdr_emulator_injects_faults_given_at_start(tmp_path: Any) -> None:
             client.list_projects(COMPARTMENT)
         assert raised.value.status == 503
         assert client.list_models(COMPARTMENT).data == []  # other operations are not faulted
+
+
+def _post_faults(emulator: Emulator, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"{emulator.url}/_emulator/faults", data=json.dumps(body).encode(), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_fault_updates_are_partial_and_unknown_keys_are_refused(emulator: Emulator) -> None:
+    assert _post_faults(emulator, {"latency_ms": 5, "fail_work_requests": 0.5})[0] == 200
+    status, faults = _post_faults(emulator, {"error_rates": {"*": {"503": 0.1}}})
+    assert status == 200
+    assert (faults["latency_ms"], faults["fail_work_requests"]) == (5, 0.5)  # kept, not reset
+    assert faults["error_rates"] == {"*": {"503": 0.1}}
+    status, answer = _post_faults(emulator, {"latncy_ms": 100})
+    assert status == 400 and "latncy_ms" in answer["message"]
+    assert emulator.faults.latency_ms == 5

@@ -182,3 +182,17 @@ def test_an_effect_that_cannot_apply_fails_its_work_request() -> None:
     assert wr["status"] == "FAILED"
     assert wr["_errors"][0]["message"] == "object missing.zip not found in b"
     assert model["id"] not in world.store.data["artifacts"]
+
+
+def test_a_successful_update_brings_a_deployment_back_from_needs_attention() -> None:
+    """As on OCI: NEEDS_ATTENTION accepts updates (zero downtime); one that succeeds ends ACTIVE."""
+    world = services()
+    deployment_id = active_deployment(world)
+    world.store.faults.fail_work_requests = 1.0
+    world.deployments.update(deployment_id, {"displayName": "broken"}, None)
+    world.work_requests.tick()
+    assert world.deployments.get(deployment_id)["lifecycleState"] == "NEEDS_ATTENTION"
+    world.store.faults.fail_work_requests = 0.0
+    world.deployments.update(deployment_id, {"displayName": "fixed"}, None)
+    world.work_requests.tick()
+    assert world.deployments.get(deployment_id)["lifecycleState"] == "ACTIVE"

@@ -16,6 +16,10 @@ ERROR_CODES = {
 }
 
 
+#: the keys of ``POST /_emulator/faults`` (documented in docs/cli.md, "mdr emulator")
+FAULT_KEYS = ("latency_ms", "error_rates", "fail_work_requests", "fail_deployments_for_models", "seed")
+
+
 @dataclass
 class FaultConfig:
     """Faults injected on purpose, for tests and benchmarks."""
@@ -36,6 +40,14 @@ class FaultConfig:
             op: {str(k): v for k, v in rates.items()} for op, rates in self.error_rates.items()
         }
         return data
+
+    def updated(self, data: dict[str, Any]) -> FaultConfig:
+        """These faults with the keys ``data`` names replaced (``POST /_emulator/faults`` is partial: a key
+        it does not name keeps its value). An unknown key is an error, never silently ignored."""
+        unknown = sorted(set(data) - set(FAULT_KEYS))
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(FAULT_KEYS)}")
+        return FaultConfig.from_dict({**self.to_dict(), **data})
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> FaultConfig:

@@ -433,7 +433,7 @@ class Server:
         if path == "/_emulator/faults":
             if request.method == "POST":
                 try:
-                    self.set_faults(FaultConfig.from_dict(request.json_object()))
+                    self.set_faults(self.faults.updated(request.json_object()))
                 except (ValueError, TypeError) as exc:
                     return error_response(
                         ApiError(400, "InvalidParameter", f"bad fault configuration: {exc}")

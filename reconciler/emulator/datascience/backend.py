@@ -376,6 +376,8 @@ class DeploymentsBackend:
                 state, details = final
                 if state == PREVIOUS:  # a work request saved before params existed: ACTIVE, as resumed then
                     state = outcome.params.get("previous", "ACTIVE")
+                    if state == "NEEDS_ATTENTION":  # a successful update is what brings it back
+                        state = "ACTIVE"
                 self._set_state(deployment, state, details)
             if crashed:
                 raise EffectFailed("the model deployment failed to start: the model's container crashed")
