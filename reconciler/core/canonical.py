@@ -33,6 +33,9 @@ TAG_POLICY = "mdr-policy"
 TAG_SECRETS = "mdr-secrets"
 #: on a model whose artifact upload has not completed (a crash between create and upload leaves it set)
 TAG_PENDING = "mdr-pending"
+#: on a model: digests of the catalog details mdr last wrote that a list summary does not show (see
+#: ``desired.model_details_record``), so that an edit of them is planned without a GET per model
+TAG_DETAILS = "mdr-details"
 OWNERSHIP_PREFIX = "mdr-"
 # Defined-tag namespaces the service adds by itself (e.g. Oracle-Tags.CreatedBy / CreatedOn).
 AUTO_TAG_NAMESPACES = frozenset({"Oracle-Tags", "Oracle-Recommended-Tags"})

@@ -38,6 +38,22 @@ class DesiredLog:
     live_id: str | None
 
 
+#: catalog details of a model that a ListModels summary leaves out: compared through the ``mdr-details`` tag
+RECORDED_MODEL_FIELDS = ("description", "metadata", "customMetadata")
+
+
+def model_details_record(details: Mapping[str, Any]) -> str:
+    """The ``mdr-details`` tag value for a model's desired details: a short digest per field a list summary
+    leaves out (``description=…;metadata=…;customMetadata=…``), well under the 256 characters of a tag."""
+    return ";".join(f"{name}={spec_hash({'v': details.get(name)})[:12]}" for name in RECORDED_MODEL_FIELDS)
+
+
+def parse_details_record(text: str | None) -> dict[str, str]:
+    """field -> digest from an ``mdr-details`` tag value (empty when there is none)."""
+    pairs = (item.split("=", 1) for item in (text or "").split(";") if "=" in item)
+    return dict(pairs)
+
+
 @dataclass(frozen=True)
 class DesiredModel:
     key: str  # Model/<deployment name>
@@ -49,6 +65,9 @@ class DesiredModel:
     keep: int
     details: dict[str, Any]  # displayName, description, compartmentId, projectId, metadata, customMetadata
     live_id: str | None
+    #: an owned model with this artifact whose upload never completed (``mdr-pending``): the create resumes it
+    #: (uploads into it) instead of making another, and no cleanup may delete it meanwhile
+    pending_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,8 +205,13 @@ def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> 
     model = spec.model
     assert model.artifact is not None
     key = f"Model/{loaded.name}"
-    existing = [m for m in live.models_by_key().get(key, []) if m.artifact == identity and m.ready]
-    existing.sort(key=lambda m: m.time_created, reverse=True)
+    same = sorted(
+        (m for m in live.models_by_key().get(key, []) if m.artifact == identity),
+        key=lambda m: m.time_created,
+        reverse=True,
+    )
+    existing = [m for m in same if m.ready]
+    pending = [m for m in same if m.lifecycle_state == "ACTIVE" and not m.ready]
     metadata = model.metadata.model_dump(exclude_none=True) if model.metadata else {}
     details = {
         "displayName": model.displayName or f"{loaded.name}-model",
@@ -208,6 +232,7 @@ def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> 
         keep=model.keep,
         details=details,
         live_id=existing[0].id if existing else None,
+        pending_id=pending[0].id if pending and not existing else None,
     )
 
 

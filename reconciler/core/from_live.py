@@ -6,7 +6,9 @@ to nothing but the adoption itself. Each manifest carries the ``mdr.io/adopt`` a
 tags the existing deployment as owned (a reviewable update) instead of creating a second one.
 
 Values that look like secrets are never written to the manifest: they become ``secretEnv`` entries read from
-the environment at apply time, with a warning naming the variable to set.
+the environment at apply time, with a warning naming the variable to set. So do the values of every variable
+named by a ``mdr-secrets`` tag: a deployment that a stack let go (``policy.deletion: Orphan``) keeps that
+tag, and a value that was ever a secret is never written.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.core.canonical import deployment_from_wire
+from reconciler.core.canonical import TAG_SECRETS, deployment_from_wire
 from reconciler.core.manifest import ADOPT_ANNOTATION
 
 SECRET_NAME_RE = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|AUTH)", re.IGNORECASE)
@@ -57,7 +59,7 @@ def manifest_from_live(wire: dict[str, Any], name: str, defaults: dict[str, str]
     spec["state"] = canonical["state"]
     spec["model"] = {"id": canonical["model"]["id"]}
     spec["infrastructure"] = _infrastructure(canonical["infrastructure"])
-    spec["runtime"] = _runtime(canonical["runtime"], result)
+    spec["runtime"] = _runtime(canonical["runtime"], result, recorded_secrets(wire))
     logging = logging_block(
         canonical["logging"], lambda message: result.warnings.append(f"{name}: {message}")
     )
@@ -96,7 +98,12 @@ def _infrastructure(infra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _runtime(runtime: dict[str, Any], result: Imported) -> dict[str, Any]:
+def recorded_secrets(wire: dict[str, Any]) -> set[str]:
+    """The variables a stack recorded as secret (``mdr-secrets``; an orphaned deployment keeps the tag)."""
+    return {n for n in ((wire.get("freeform_tags") or {}).get(TAG_SECRETS) or "").split(",") if n}
+
+
+def _runtime(runtime: dict[str, Any], result: Imported, recorded: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"type": runtime["type"]}
     if runtime["type"] == "container":
         out["image"] = runtime["image"]
@@ -112,10 +119,11 @@ def _runtime(runtime: dict[str, Any], result: Imported) -> dict[str, Any]:
     env = {}
     secrets = {}
     for key, value in sorted(runtime["env"].items()):
-        if SECRET_NAME_RE.search(key):
+        if key in recorded or SECRET_NAME_RE.search(key):
             secrets[key] = {"fromEnv": key}
+            why = "was a secret (mdr-secrets)" if key in recorded else "looks like a secret"
             result.warnings.append(
-                f"{result.name}: {key} looks like a secret: written as secretEnv read from ${key} at apply "
+                f"{result.name}: {key} {why}: written as secretEnv read from ${key} at apply "
                 "time (its value is not in the manifest); set it where mdr apply runs"
             )
         else:

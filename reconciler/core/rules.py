@@ -12,15 +12,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.core.canonical import (
+    TAG_DETAILS,
     TAG_POLICY,
     TAG_SECRETS,
     TAG_SPEC,
     UNKNOWN_SECRET,
     deployment_from_wire,
 )
-from reconciler.core.desired import SUSPEND_ANNOTATION, DesiredDeployment, DesiredModel, DesiredState
+from reconciler.core.desired import (
+    RECORDED_MODEL_FIELDS,
+    SUSPEND_ANNOTATION,
+    DesiredDeployment,
+    DesiredModel,
+    DesiredState,
+    model_details_record,
+    parse_details_record,
+)
 from reconciler.core.diff import FieldChange, diff, is_under
-from reconciler.core.live import GONE_STATES, LiveDeployment, LiveState
+from reconciler.core.live import GONE_STATES, LiveDeployment, LiveModel, LiveState
 from reconciler.core.manifest import ADOPT_ANNOTATION
 from reconciler.core.plan import (
     GROUP_ORDER,
@@ -55,7 +64,7 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
     plan.created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _plan_log_groups(plan, desired, live, options)
     _plan_logs(plan, desired, live, options)
-    _plan_models(plan, desired)
+    _plan_models(plan, desired, live)
     live_by_key = live.deployments_by_key()
     adopters: dict[str, str] = {}
     for key, wanted in desired.deployments.items():
@@ -164,30 +173,84 @@ def _suspended_models(desired: DesiredState) -> set[str]:
     return {f"Model/{d.name}" for d in desired.deployments.values() if d.suspended}
 
 
-def _plan_models(plan: Plan, desired: DesiredState) -> None:
+def _plan_models(plan: Plan, desired: DesiredState, live: LiveState) -> None:
     suspended = _suspended_models(desired)
+    live_models = {m.id: m for m in live.models}
     for model in desired.models.values():
-        if model.live_id is not None or model.key in suspended:
+        if model.key in suspended:
+            continue
+        if model.live_id is not None:
+            current = live_models.get(model.live_id)
+            if current is not None:
+                _plan_model_details(plan, model, current)
             continue
         upload = "ExportModelArtifact" if model.artifact_path is None else "UploadModelArtifact"
+        name = model.details["displayName"]
+        create = Step("CreateModel", f"create model {name}")
+        if model.pending_id is not None:
+            create = Step(
+                "CreateModel", f"resume model {model.pending_id}, left without its artifact by an earlier run"
+            )
         plan.changes.append(
             Change(
                 id=model.change_id,
                 kind=Kind.MODEL,
                 key=model.key,
                 action=Action.CREATE,
-                name=model.details["displayName"],
+                name=name,
                 fields=[
                     FieldChange("artifact", None, model.artifact),
                     FieldChange("identity", None, model.identity),
                 ],
-                steps=[
-                    Step("CreateModel", f"create model {model.details['displayName']}"),
-                    Step(upload, f"upload artifact {model.artifact} ({model.identity[:19]})"),
-                ],
+                steps=[create, Step(upload, f"upload artifact {model.artifact} ({model.identity[:19]})")],
                 desired=_model_desired(model),
             )
         )
+
+
+#: the "before" of a catalog detail that list summaries leave out: known to differ (its recorded digest
+#: does), not read (a GetModel per model would make every plan cost a call per deployment)
+NOT_LISTED = "(not in the list summary)"
+
+
+def _plan_model_details(plan: Plan, model: DesiredModel, current: LiveModel) -> None:
+    """An UpdateModel when the catalog details of the model in use differ from the manifest's.
+
+    A ListModels summary carries ``displayName`` (compared as is) but not ``description``, ``metadata`` or
+    ``customMetadata``: those are compared through the ``mdr-details`` tag, the digests of what mdr last
+    wrote (``model_details_record``), so no GetModel is needed; their field lines show the new value, the
+    old one as ``NOT_LISTED``. A model without the tag (made before mdr recorded it) is updated once if the
+    manifest gives it any of those details, so that they are known from then on."""
+    fields: list[FieldChange] = []
+    before_name = current.wire.get("display_name")
+    if before_name != model.details["displayName"]:
+        fields.append(FieldChange("displayName", before_name, model.details["displayName"]))
+    recorded = parse_details_record((current.wire.get("freeform_tags") or {}).get(TAG_DETAILS))
+    wanted = parse_details_record(model_details_record(model.details))
+    for name in RECORDED_MODEL_FIELDS:
+        value = model.details.get(name)
+        if name not in recorded and value in (None, {}, []):
+            continue  # nothing recorded, nothing wanted: the create sent nothing either
+        if recorded.get(name) != wanted[name]:
+            fields.append(FieldChange(name, NOT_LISTED, value))
+    if not fields:
+        return
+    name = model.details["displayName"]
+    plan.changes.append(
+        Change(
+            id=model.change_id,
+            kind=Kind.MODEL,
+            key=model.key,
+            action=Action.UPDATE,
+            name=name,
+            live_id=current.id,
+            live_state=current.lifecycle_state,
+            fingerprint=model_fingerprint(current),
+            fields=fields,
+            steps=[Step("UpdateModel", f"update model {name} in the catalog")],
+            desired=_model_desired(model),
+        )
+    )
 
 
 def _model_desired(model: DesiredModel) -> dict[str, Any]:
@@ -260,7 +323,10 @@ def _plan_deployment(
     tags_drifted = current.tags.get(TAG_POLICY) != policy_tag(wanted) or current.tags.get(
         TAG_SECRETS, ""
     ) != secrets_tag(wanted)
-    if not change.fields and not tags_drifted:
+    # the manifest changed since the last apply: even when no field differs (model.keep, policy.ignore, ...)
+    # the record of what was applied must be brought up to date, or a later hand edit would not be drift
+    spec_changed = current.tags.get(TAG_SPEC) != wanted.spec_hash
+    if not change.fields and not tags_drifted and not spec_changed:
         change.drift = False  # nothing to do is nobody's drift
         return change
     if not any(not f.path.startswith(SECRET_PATH) for f in change.fields):
@@ -268,7 +334,7 @@ def _plan_deployment(
         # even though the manifest (and so the mdr-spec tag) is the same
         change.drift = False
     change.action = Action.UPDATE
-    change.steps = _update_steps(wanted, current, change.fields, tags_drifted)
+    change.steps = _update_steps(wanted, current, change.fields, tags_drifted or spec_changed)
     if current.lifecycle_state == "NEEDS_ATTENTION":
         change.degraded = True
         change.reason = "deployment NEEDS_ATTENTION"
@@ -363,16 +429,37 @@ def _replace_reason(
     return None
 
 
+#: the last step of a change whose write records it as applied, when no other update can carry the tags
+RECORD_STEP_DESCRIPTION = "update tags (record the manifest as applied)"
+
+
 def _create_steps(wanted: DesiredDeployment) -> list[Step]:
     steps = [Step("CreateModelDeployment", f"create {wanted.name} and wait until ACTIVE")]
     if wanted.canonical["state"] == "INACTIVE":
         steps.append(Step("DeactivateModelDeployment", f"deactivate {wanted.name}"))
-    return steps
+    return _ending_with_record(steps, True, ())
+
+
+def _ending_with_record(steps: list[Step], record: bool, tag_paths: tuple[str, ...]) -> list[Step]:
+    """``steps`` ending with the write that records the change as applied (the ``mdr-spec``, policy and
+    secrets tags, and the user's tag changes): the applier sends those tags with a change's last create or
+    update only, so that a change cut short is still a manifest change at the next plan, not drift. When the
+    last step cannot carry tags (activate, deactivate, move), a tags-only update follows it."""
+    if not record and not tag_paths:
+        return steps
+    last = steps[-1] if steps else None
+    if last is not None and last.op in ("CreateModelDeployment", "UpdateModelDeployment"):
+        steps[-1] = Step(last.op, last.description, last.group, last.paths + tag_paths)
+        return steps
+    return [*steps, Step("UpdateModelDeployment", RECORD_STEP_DESCRIPTION, Group.TAGS.value, tag_paths)]
 
 
 def _update_steps(
-    wanted: DesiredDeployment, current: LiveDeployment, fields: list[FieldChange], tags_drifted: bool
+    wanted: DesiredDeployment, current: LiveDeployment, fields: list[FieldChange], record: bool
 ) -> list[Step]:
+    """The steps of an in-place update, in the service's rules: while ACTIVE one option group per update
+    (cheap, reversible groups first, the model swap last); while INACTIVE everything in one update. ``record``:
+    the live record of what was applied is out of date, so the change must end with a write of it."""
     runtime_type = wanted.canonical["runtime"]["type"]
     steps: list[Step] = []
     if "compartmentId" in {f.path for f in fields}:
@@ -389,33 +476,32 @@ def _update_steps(
         group = group_of(change.path, runtime_type)
         if group is not None:
             by_group.setdefault(group, []).append(change.path)
-    if tags_drifted:
-        by_group.setdefault(Group.TAGS, [])
+    tag_paths = tuple(by_group.pop(Group.TAGS, []))
     live_active = current.lifecycle_state not in ("INACTIVE",)
     want_active = wanted.canonical["state"] == "ACTIVE"
     if live_active and want_active:
-        tags = by_group.pop(Group.TAGS, None)
-        ordered = [g for g in GROUP_ORDER if g in by_group]
-        for index, group in enumerate(ordered):
-            paths = tuple(by_group[group]) + (tuple(tags) if index == 0 and tags else ())
+        for group in (g for g in GROUP_ORDER if g in by_group):
             steps.append(
-                Step("UpdateModelDeployment", f"update {group.value} (zero downtime)", group.value, paths)
+                Step(
+                    "UpdateModelDeployment",
+                    f"update {group.value} (zero downtime)",
+                    group.value,
+                    tuple(by_group[group]),
+                )
             )
-        if not ordered and tags is not None:
-            steps.append(Step("UpdateModelDeployment", "update tags", Group.TAGS.value, tuple(tags)))
-        return steps
+        return _ending_with_record(steps, record, tag_paths)
     all_paths = tuple(path for group in GROUP_ORDER for path in by_group.get(group, []))
     update = Step("UpdateModelDeployment", "update all changed fields while INACTIVE", "all", all_paths)
     if live_active and not want_active:
         steps.append(Step("DeactivateModelDeployment", f"deactivate {wanted.name}", None, ("state",)))
-        if by_group:
+        if all_paths:
             steps.append(update)
     else:
-        if by_group:
+        if all_paths:
             steps.append(update)
         if want_active:
             steps.append(Step("ActivateModelDeployment", f"activate {wanted.name}", None, ("state",)))
-    return steps
+    return _ending_with_record(steps, record, tag_paths)
 
 
 def _prune(
@@ -513,11 +599,12 @@ def _plan_model_cleanup(plan: Plan, desired: DesiredState, live: LiveState, opti
             reverse=True,
         )
         current = wanted.live_id if wanted else None
+        resumed = wanted.pending_id if wanted else None  # this plan's create uploads into it: never deleted
         swap = deployment_keys.get(key)
         freed = _freed_by_swap(plan, live, swap, current)
         # the model the deployment leaves in this plan is the newest "previous" one: it counts toward
         # ``keep`` now, so that the plan after this one has nothing left to delete
-        previous = [m for m in active if m.id != current]
+        previous = [m for m in active if m.id not in (current, resumed)]
         for model in previous[keep:]:
             if model.id in in_use and model.id not in freed:
                 continue

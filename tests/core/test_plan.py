@@ -231,7 +231,8 @@ def test_a_manifest_edit_to_an_ignored_path_is_shown_not_silently_dropped(root: 
     live = converge(load(root))
     edit(root, "    replicas: 1", "    replicas: 2")
     plan = plan_for(load(root), live)
-    assert plan.actionable == []
+    [change] = plan.actionable  # the ignored value is not applied; only the record of the manifest is
+    assert change.fields == [] and [(s.group, s.paths) for s in change.steps] == [("tags", ())]
     assert (
         "ignored by policy.ignore (not applied): ModelDeployment fraud: infrastructure.replicas: 1 -> 2"
         in (render_text(plan))
@@ -559,3 +560,117 @@ def test_an_adoption_that_cannot_be_blocks_only_its_deployment(root: Path) -> No
     [blocked] = plan.blocked
     assert blocked.key == "ModelDeployment/other" and "cannot adopt" in (blocked.blocked or "")
     assert any(c.key == "ModelDeployment/fraud" and c.action == Action.CREATE for c in plan.actionable)
+
+
+# --- the record of what was last applied, models in the catalog ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("    artifact: model", "    artifact: model\n    keep: 5"),
+        (
+            "  displayName: fraud display",
+            "  displayName: fraud display\n  policy: {ignore: [infrastructure.replicas]}",
+        ),
+    ],
+    ids=["keep", "policy-ignore"],
+)
+def test_an_edit_that_changes_no_field_still_records_the_applied_spec(root: Path, old: str, new: str) -> None:
+    live = converge(load(root))
+    edit(root, old, new)
+    [change] = [c for c in plan_for(load(root), live).actionable if c.kind == Kind.DEPLOYMENT]
+    assert change.action == Action.UPDATE and change.fields == [] and change.drift is False
+    assert [(s.op, s.group) for s in change.steps] == [("UpdateModelDeployment", "tags")]
+
+
+def test_a_state_only_flip_ends_with_a_tag_update(root: Path) -> None:
+    live = converge(load(root))
+    edit(root, "  displayName: fraud display", "  displayName: fraud display\n  state: INACTIVE")
+    [change] = [c for c in plan_for(load(root), live).actionable if c.kind == Kind.DEPLOYMENT]
+    assert [(s.op, s.group) for s in change.steps] == [
+        ("DeactivateModelDeployment", None),
+        ("UpdateModelDeployment", "tags"),
+    ]
+
+
+def test_an_activation_is_followed_by_the_tag_update(root: Path) -> None:
+    edit(root, "  displayName: fraud display", "  displayName: fraud display\n  state: INACTIVE")
+    live = converge(load(root))
+    edit(root, "  state: INACTIVE", "  state: ACTIVE")
+    edit(root, 'WEB_CONCURRENCY: "2"', 'WEB_CONCURRENCY: "4"')
+    [change] = [c for c in plan_for(load(root), live).actionable if c.kind == Kind.DEPLOYMENT]
+    assert [(s.op, s.group) for s in change.steps] == [
+        ("UpdateModelDeployment", "all"),
+        ("ActivateModelDeployment", None),
+        ("UpdateModelDeployment", "tags"),
+    ]
+
+
+def test_user_tags_ride_on_the_last_update_of_a_multi_group_change(root: Path) -> None:
+    live = converge(load(root))
+    edit(root, "  displayName: fraud display", "  displayName: fraud v2\n  freeformTags: {team: risk}")
+    edit(root, 'WEB_CONCURRENCY: "2"', 'WEB_CONCURRENCY: "4"')
+    [change] = [c for c in plan_for(load(root), live).actionable if c.kind == Kind.DEPLOYMENT]
+    assert [(s.group, s.paths) for s in change.steps] == [
+        ("name", ("displayName",)),
+        ("environment", ("runtime.env.WEB_CONCURRENCY", "freeformTags.team")),
+    ]
+
+
+def test_a_model_left_pending_with_the_wanted_artifact_is_resumed_not_deleted(root: Path) -> None:
+    edit(root, "    artifact: model", "    artifact: model\n    keep: 0")
+    live = converge(load(root))
+    [model] = live.models
+    model.wire["freeform_tags"]["mdr-pending"] = "artifact"  # its upload failed
+    plan = plan_for(load(root), live)
+    [create] = [c for c in plan.actionable if c.kind == Kind.MODEL]
+    assert create.action == Action.CREATE
+    assert model.id in " ".join(s.description for s in create.steps)  # resumed, and says so
+    assert not [c for c in plan.actionable if c.live_id == model.id], "never both resumed and deleted"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("    artifact: model", "    artifact: model\n    displayName: fraud-model-v2", "displayName"),
+        ("    artifact: model", "    artifact: model\n    description: A better model", "description"),
+        (
+            "    artifact: model",
+            "    artifact: model\n    metadata: {hyperparameters: {depth: 6}}",
+            "metadata",
+        ),
+    ],
+    ids=["displayName", "description", "hyperparameters"],
+)
+def test_an_edit_to_the_model_in_the_catalog_plans_a_model_update(
+    root: Path, old: str, new: str, path: str
+) -> None:
+    live = converge(load(root))
+    edit(root, old, new)
+    plan = plan_for(load(root), live)
+    [model] = [c for c in plan.actionable if c.kind == Kind.MODEL]
+    assert (model.action, model.live_id) == (Action.UPDATE, live.models[0].id)
+    assert [f.path for f in model.fields] == [path]
+    assert [s.op for s in model.steps] == ["UpdateModel"]
+    [deployment] = [c for c in plan.actionable if c.kind == Kind.DEPLOYMENT]
+    assert deployment.fields == [], "the deployment itself is unchanged: only its record of the manifest"
+    assert [s.group for s in deployment.steps] == ["tags"]
+    assert f"Model {model.name}" in render_text(plan)
+
+
+def test_status_fits_a_100_column_terminal_and_names_models(root: Path) -> None:
+    from reconciler.core.status import deployment_statuses, render_statuses
+
+    (root / "a-deployment-with-a-rather-long-name-indeed.yaml").write_text(
+        DEPLOYMENT.format(name="a-deployment-with-a-rather-long-name-indeed")
+    )
+    stack = load(root)
+    live = converge(stack)
+    for model in live.models:
+        model.wire["display_name"] = f"{model.key.split('/')[1]}-model"
+    statuses = deployment_statuses(plan_for(stack, live), live, {})
+    text = render_statuses(statuses)
+    assert max(len(line) for line in text.splitlines()) <= 100, text
+    assert "fraud-model" in text
+    assert "ocid1.datasciencemodel" not in text

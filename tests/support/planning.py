@@ -12,6 +12,7 @@ from reconciler.adapters.manifests import load_stack
 from reconciler.adapters.wire import create_deployment_details
 from reconciler.core.canonical import (
     TAG_ARTIFACT,
+    TAG_DETAILS,
     TAG_KEY,
     TAG_POLICY,
     TAG_SECRETS,
@@ -19,7 +20,7 @@ from reconciler.core.canonical import (
     TAG_STACK,
     is_ref,
 )
-from reconciler.core.desired import DesiredState, build_desired
+from reconciler.core.desired import DesiredState, build_desired, model_details_record
 from reconciler.core.live import LiveDeployment, LiveLog, LiveLogGroup, LiveModel, LiveState
 from reconciler.core.plan import Plan, PlanOptions
 from reconciler.core.rules import build_plan, policy_tag, secrets_tag
@@ -126,8 +127,14 @@ def converge(
             live.logs.append(LiveLog(new_id("log"), log.key, log.group_id, log.name))
     for model in desired.models.values():
         if model.live_id is None:
-            tags = {TAG_STACK: STACK_NAME, TAG_KEY: model.key, TAG_ARTIFACT: model.identity}
+            tags = {
+                TAG_STACK: STACK_NAME,
+                TAG_KEY: model.key,
+                TAG_ARTIFACT: model.identity,
+                TAG_DETAILS: model_details_record(model.details),
+            }
             wire = {
+                "display_name": model.details["displayName"],
                 "freeform_tags": tags,
                 "lifecycle_state": "ACTIVE",
                 "time_created": f"2026-01-01T{next(_ids):012d}",

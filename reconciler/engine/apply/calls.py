@@ -3,15 +3,19 @@
 Crash safety rests on three of them. ``write`` sends a mutating call only while the stack's lock is held
 (the fence) and audits its outcome with request ids, never its body. ``record`` journals the OCID and
 work-request id before a wait, so a re-run resumes waiting instead of acting again. ``retry_token`` makes
-every create deterministic per (stack, key, operation, spec hash), so a create retried after a crash is
-recognised by the service and never duplicates a resource.
+every create deterministic per (stack, key, operation, whole request body, retired attempts), so a create
+retried after a crash is recognised by the service and never duplicates a resource, while a create whose
+earlier result is gone (deleted, failed) or whose body changed is a new request. ``create_fresh`` is the
+loop every create runs: a create the service answers with a resource that is gone (the replay of an old
+create within the token's 24 hours) retires that id into the token and is sent again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import oci
@@ -27,11 +31,41 @@ WR_DONE = frozenset({"SUCCEEDED"})
 WR_FAILED = frozenset({"FAILED", "CANCELED", "CANCELLED"})
 
 
-def retry_token(stack: str, key: str, operation: str, spec: str, retired: list[str] | None = None) -> str:
-    """Deterministic per (stack, key, operation, spec hash, earlier failed attempts): a create retried after a
-    crash is recognised by the service, while a new attempt after a failure is not mistaken for the old one."""
-    attempts = ",".join(retired or [])
-    return hashlib.sha256(f"{stack}\0{key}\0{operation}\0{spec}\0{attempts}".encode()).hexdigest()[:32]
+#: creates of one resource in one run, at most (each new one retires a gone result of the one before)
+MAX_CREATE_ATTEMPTS = 4
+#: PBKDF2 rounds for a secret value's stand-in in a token's body digest (see ``sealed``)
+SEAL_ROUNDS = 100_000
+
+
+def body_digest(body: Any) -> str:
+    """A digest of a whole request body: SDK models (as the JSON they are sent as), dicts, lists, a string."""
+    data = oci.util.to_dict(body)
+    text = (
+        data
+        if isinstance(data, str)
+        else json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def retry_token(stack: str, key: str, operation: str, body: Any, retired: Iterable[str] | None = None) -> str:
+    """Deterministic per (stack, key, operation, the whole request body, retired attempts).
+
+    The same create sent again (a retry after a crash) carries the same token, so the service answers it with
+    the first answer instead of making a second resource. Anything else is a new request with a new token:
+    another body (a field of it changed: the service would refuse a reused token with 409), or an earlier
+    attempt whose resource failed or is gone (``retired``: the service would replay the old answer for 24
+    hours, naming the dead resource). Secret values in ``body`` must already be ``sealed``."""
+    attempts = ",".join(sorted(set(retired or [])))
+    text = f"{stack}\0{key}\0{operation}\0{body_digest(body)}\0{attempts}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def sealed(stack: str, key: str, name: str, value: str) -> str:
+    """A secret value's stand-in in a token's body digest: stable for the same value, costly to guess from
+    (PBKDF2 salted with stack, key and name), so a token never offers a cheap test of a guessed secret."""
+    salt = f"{stack}\0{key}\0{name}".encode()
+    return "sealed:" + hashlib.pbkdf2_hmac("sha256", value.encode(), salt, SEAL_ROUNDS).hex()
 
 
 class Calls:
@@ -116,3 +150,29 @@ class Calls:
 
     def ownership(self, key: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {TAG_STACK: self.stack, TAG_KEY: key, **(extra or {})}
+
+    def create_fresh(
+        self,
+        change: Change,
+        what: str,
+        retired: Sequence[str],
+        create: Callable[[list[str]], str],
+        gone: Callable[[str], bool],
+    ) -> str:
+        """Run ``create`` (given the ids to retire into its retry token) until it answers with a resource that
+        is not ``gone``: a create answered with a deleted resource was the replay of an old create under the
+        same token, and the next attempt, with that id retired, is a new request."""
+        attempts = sorted(set(retired))
+        for _ in range(MAX_CREATE_ATTEMPTS):
+            resource_id = create(attempts)
+            if not gone(resource_id):
+                return resource_id
+            self.options.progress(
+                f"{change.key}: the service answered with {what} {resource_id}, which is gone (the replay of "
+                "an earlier create); creating it again"
+            )
+            attempts = sorted({*attempts, resource_id})
+        raise ChangeFailed(
+            f"{what}: {MAX_CREATE_ATTEMPTS} creates in a row answered with resources that are gone "
+            f"({', '.join(attempts)}); re-run apply"
+        )

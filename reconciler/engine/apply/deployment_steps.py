@@ -3,6 +3,14 @@ delete, untag) is one write, a wait on its work request, and a wait until the de
 
 A create is preceded by a lookup by ownership tags, so a crash between "created" and "recorded" never
 duplicates a deployment; a lookup that finds more than one owned candidate stops instead of guessing.
+
+The record of what was last applied (the ``mdr-spec``, ``mdr-policy`` and ``mdr-secrets`` tags, which the
+planner compares with the manifest to tell drift from a manifest change) is written only by the LAST write
+of a change that can carry tags (the planner ends every change that needs it with such a step): when an
+earlier step fails or the process is killed, the deployment still says the old manifest was the last one
+applied, so the next plan shows the rest as a manifest change, not as drift. Earlier steps send no tags,
+except that one sending new secret values first adds their names to ``mdr-secrets`` (never fewer names:
+a secret value must never be shown as plain text).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import os
 import time
 from typing import Any
 
+import oci
 from oci.data_science import models as ds
 
 from reconciler.adapters.cloud_errors import NotFound
@@ -19,10 +28,10 @@ from reconciler.adapters.wire import (
     sections_for_paths,
     update_deployment_details,
 )
-from reconciler.core.canonical import OWNERSHIP_PREFIX, TAG_KEY, TAG_SPEC, TAG_STACK
+from reconciler.core.canonical import OWNERSHIP_PREFIX, TAG_KEY, TAG_SECRETS, TAG_SPEC, TAG_STACK
 from reconciler.core.live import GONE_STATES
 from reconciler.core.plan import Change
-from reconciler.engine.apply.calls import Calls, retry_token
+from reconciler.engine.apply.calls import Calls, retry_token, sealed
 from reconciler.engine.apply.options import ChangeFailed
 
 SETTLED_STATES = frozenset({"ACTIVE", "INACTIVE", "FAILED", "NEEDS_ATTENTION", "DELETED"})
@@ -36,17 +45,20 @@ class DeploymentSteps:
 
     def deployment(self, change: Change, desired: dict[str, Any]) -> str | None:
         current = change.live_id
-        for step in change.steps:
+        carriers = [i for i, s in enumerate(change.steps) if s.op in TAG_CARRIERS]
+        last_carrier = carriers[-1] if carriers else None
+        for index, step in enumerate(change.steps):
             op = step.op
+            final = index == last_carrier  # this write records the change as applied
             if op == "DeleteModelDeployment":
                 assert current is not None
                 self._delete(change, current)
                 current = None
             elif op == "CreateModelDeployment":
-                current = self._create(change, desired)
+                current = self._create(change, desired, final)
             elif op == "UpdateModelDeployment":
                 assert current is not None
-                self._update(change, desired, current, list(step.paths), step.group)
+                self._update(change, desired, current, list(step.paths), step.group, final)
             elif op in ("ActivateModelDeployment", "DeactivateModelDeployment"):
                 assert current is not None
                 self._toggle(change, current, op)
@@ -62,11 +74,16 @@ class DeploymentSteps:
 
     # -- what a write carries --
 
-    def _tags(self, change: Change, desired: dict[str, Any]) -> dict[str, str]:
+    def _tags(self, change: Change, desired: dict[str, Any], final: bool = True) -> dict[str, str]:
+        """The freeform tags of a create or of a change's last update; a create that is not the change's
+        last write leaves out ``mdr-spec`` (the change is not applied until its last step is)."""
+        recorded = dict(desired.get("ownershipTags", {}))
+        if not final:
+            recorded.pop(TAG_SPEC, None)
         return {
             **desired.get("freeformTags", {}),
             **self.calls.ownership(change.key),
-            **desired.get("ownershipTags", {}),
+            **recorded,
         }
 
     def _secrets(self, change: Change, desired: dict[str, Any]) -> dict[str, str]:
@@ -106,6 +123,13 @@ class DeploymentSteps:
         retired = sorted(d.id for d in mine if d.lifecycle_state in ("FAILED", *GONE_STATES))
         return (owned[0] if owned else None), retired
 
+    def _gone(self, deployment_id: str) -> bool:
+        """Deleted or being deleted (a create answered with such a deployment replayed an old create)."""
+        try:
+            return str(self._get(deployment_id).data.lifecycle_state) in GONE_STATES
+        except NotFound:
+            return True
+
     def _get(self, deployment_id: str) -> Any:
         return self.provider.call(
             "GetModelDeployment", self.provider.data_science.get_model_deployment, deployment_id
@@ -138,31 +162,67 @@ class DeploymentSteps:
 
     # -- the steps --
 
-    def _create(self, change: Change, desired: dict[str, Any]) -> str:
+    def _create(self, change: Change, desired: dict[str, Any], final: bool) -> str:
         client = self.provider.data_science
         existing, retired = self._find(desired["compartmentId"], change.key, desired["displayName"])
         if existing is not None and existing.lifecycle_state != "FAILED":
             self.options.progress(f"{change.key}: found {existing.id} from an earlier run; resuming")
             pending = self.calls.pending.get((change.id, "CreateModelDeployment"))
-            if pending and pending.work_request_id and pending.resource_id == existing.id:
-                self.calls.wait_work_request(client, pending.work_request_id, change, "CreateModelDeployment")
-            return self._settle(change, existing.id, "ACTIVE")
-        tags = self._tags(change, desired)
-        details = create_deployment_details(desired, self._secrets(change, desired), tags)
-        token = retry_token(self.calls.stack, change.key, "CreateModelDeployment", tags[TAG_SPEC], retired)
-        response = self.calls.write(
-            change, "CreateModelDeployment", client.create_model_deployment, details, opc_retry_token=token
-        )
-        deployment_id = str(response.data.id)
-        work_request_id = response.headers.get("opc-work-request-id")
-        self.calls.record(change, "CreateModelDeployment", deployment_id, work_request_id, "started")
-        self._wait(response, change, "CreateModelDeployment")
+            work_request_id = pending.work_request_id if pending else None
+            if pending and work_request_id and pending.resource_id == existing.id:
+                self.calls.wait_work_request(client, work_request_id, change, "CreateModelDeployment")
+            self._settle(change, existing.id, "ACTIVE")
+            if pending:
+                self.calls.record(change, "CreateModelDeployment", existing.id, work_request_id, "done")
+            return existing.id
+        tags = self._tags(change, desired, final)
+        secrets = self._secrets(change, desired)
+        details = create_deployment_details(desired, secrets, tags)
+        body = self._token_body(change, details, secrets)
+        started: dict[str, str | None] = {}
+
+        def create(attempts: list[str]) -> str:
+            token = retry_token(self.calls.stack, change.key, "CreateModelDeployment", body, attempts)
+            response = self.calls.write(
+                change,
+                "CreateModelDeployment",
+                client.create_model_deployment,
+                details,
+                opc_retry_token=token,
+            )
+            deployment_id = str(response.data.id)
+            work_request_id = response.headers.get("opc-work-request-id")
+            started[deployment_id] = work_request_id
+            self.calls.record(change, "CreateModelDeployment", deployment_id, work_request_id, "started")
+            return deployment_id
+
+        deployment_id = self.calls.create_fresh(change, "model deployment", retired, create, self._gone)
+        work_request_id = started.get(deployment_id)
+        if work_request_id:
+            self.calls.wait_work_request(client, work_request_id, change, "CreateModelDeployment")
         self._settle(change, deployment_id, "ACTIVE")
         self.calls.record(change, "CreateModelDeployment", deployment_id, work_request_id, "done")
         return deployment_id
 
+    def _token_body(self, change: Change, details: Any, secrets: dict[str, str]) -> dict[str, Any]:
+        """The create body as its retry token covers it: all of it, secret values ``sealed``."""
+        body: dict[str, Any] = oci.util.to_dict(details)
+        config = body.get("model_deployment_configuration_details") or {}
+        environment = config.get("environment_configuration_details") or {}
+        variables = environment.get("environment_variables") or {}
+        for name, value in secrets.items():
+            if variables.get(name) == value:
+                variables[name] = sealed(self.calls.stack, change.key, name, value)
+        return body
+
     def _update(
-        self, change: Change, desired: dict[str, Any], deployment_id: str, paths: list[str], group: str | None
+        self,
+        change: Change,
+        desired: dict[str, Any],
+        deployment_id: str,
+        paths: list[str],
+        group: str | None,
+        final: bool,
     ) -> None:
         client = self.provider.data_science
         self._settle(change, deployment_id, None)
@@ -171,11 +231,15 @@ class DeploymentSteps:
         live_model = current.model_deployment_configuration_details.model_configuration_details.model_id
         sections = sections_for_paths(paths)
         secrets = self._secrets(change, desired) if "environment" in sections else {}
-        first_update = next(s for s in change.steps if s.op == "UpdateModelDeployment")
-        is_first = first_update.paths == tuple(paths) and first_update.group == group
-        # Tags ride on the first update of a planned change; a rollback carries no ownership tags to set.
-        tags = self._tags(change, desired) if is_first and "ownershipTags" in desired else None
-        details = update_deployment_details(desired, sections, live_model, secrets, tags)
+        tags: dict[str, str] | None = None
+        if "ownershipTags" in desired:  # a rollback carries no ownership tags to set
+            if final:
+                tags = self._tags(change, desired)
+            elif secrets:
+                tags = _with_secret_names(current.freeform_tags or {}, secrets)
+        # defined tags change only with the record (the last write), merged into the live ones (see wire)
+        live_defined = (current.defined_tags or {}) if final and tags is not None else None
+        details = update_deployment_details(desired, sections, live_model, secrets, tags, live_defined)
         operation = "UpdateModelDeployment"
         response = self.calls.write(
             change,
@@ -195,11 +259,13 @@ class DeploymentSteps:
         client = self.provider.data_science
         activate = operation == "ActivateModelDeployment"
         self._settle(change, deployment_id, None)
-        state = str(self._get(deployment_id).data.lifecycle_state)
-        if state == ("ACTIVE" if activate else "INACTIVE"):
+        read = self._get(deployment_id)
+        if str(read.data.lifecycle_state) == ("ACTIVE" if activate else "INACTIVE"):
             return  # already there (e.g. a re-run after a crash)
         fn = client.activate_model_deployment if activate else client.deactivate_model_deployment
-        response = self.calls.write(change, operation, fn, deployment_id)
+        # if-match: the toggle applies to the deployment as just read (as every update does), never to one
+        # someone changed since
+        response = self.calls.write(change, operation, fn, deployment_id, if_match=read.headers.get("etag"))
         self._wait(response, change, operation)
         self._settle(change, deployment_id, "ACTIVE" if activate else "INACTIVE")
 
@@ -230,15 +296,34 @@ class DeploymentSteps:
         self.calls.record(change, "DeleteModelDeployment", deployment_id, work_request_id, "done")
 
     def _untag(self, change: Change, deployment_id: str) -> None:
+        """Orphan: remove mdr's tags but ``mdr-secrets``, so that whoever reads the deployment next (``mdr
+        import``, another stack adopting it) still knows which values are secrets and never writes them."""
         client = self.provider.data_science
         self._settle(change, deployment_id, None)
         current = self._get(deployment_id).data
-        tags = {k: v for k, v in (current.freeform_tags or {}).items() if not k.startswith(OWNERSHIP_PREFIX)}
+        tags = {
+            k: v
+            for k, v in (current.freeform_tags or {}).items()
+            if not k.startswith(OWNERSHIP_PREFIX) or (k == TAG_SECRETS and v)
+        }
         details = ds.UpdateModelDeploymentDetails(freeform_tags=tags)
         response = self.calls.write(
             change, "UpdateModelDeployment", client.update_model_deployment, deployment_id, details
         )
         self._wait(response, change, "UpdateModelDeployment (untag)")
+
+
+#: the writes that can carry the freeform tags recording a change as applied
+TAG_CARRIERS = frozenset({"CreateModelDeployment", "UpdateModelDeployment"})
+
+
+def _with_secret_names(live_tags: dict[str, str], secrets: dict[str, str]) -> dict[str, str] | None:
+    """The live tags with these secrets' names added to ``mdr-secrets``, or None when it lists them already
+    (the update then sends no tags and leaves the rest of the record as it was)."""
+    names = {n for n in live_tags.get(TAG_SECRETS, "").split(",") if n}
+    if set(secrets) <= names:
+        return None
+    return {**live_tags, TAG_SECRETS: ",".join(sorted(names | set(secrets)))}
 
 
 def _expected_state(current: Any) -> str:

@@ -1,4 +1,9 @@
-"""Log groups and logs: found by display name before any create, created and deleted through work requests."""
+"""Log groups and logs: found by display name before any create, created and deleted through work requests.
+
+A create's retry token covers its whole body and the ids of earlier attempts that failed or are gone, and a
+create answered with a resource that no longer exists (the replay of an old create, e.g. of a log deleted by
+hand or pruned, then named again) is sent again with that id retired (``Calls.create_fresh``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any
 
 from oci.logging import models as lg
 
+from reconciler.adapters.cloud_errors import NotFound
 from reconciler.core.live import LOGGING_GONE
 from reconciler.core.plan import Action, Change
 from reconciler.engine.apply.calls import Calls, retry_token
@@ -25,18 +31,28 @@ class LoggingSteps:
             self._wait(response, change, "DeleteLogGroup")
             return None
         compartment, name = desired["compartmentId"], desired["displayName"]
-        found, failed = self._find_log_group(compartment, name)
+        found, retired = self._find_log_group(compartment, name)
         if found:
             return found
         details = lg.CreateLogGroupDetails(
             compartment_id=compartment, display_name=name, freeform_tags=self.calls.ownership(change.key)
         )
-        token = retry_token(self.calls.stack, change.key, "CreateLogGroup", name, failed)
-        response = self.calls.write(
-            change, "CreateLogGroup", client.create_log_group, details, opc_retry_token=token
-        )
-        request = self._wait(response, change, "CreateLogGroup")
-        return resource_from(request) or self._find_log_group(compartment, name)[0]
+
+        def create(attempts: list[str]) -> str:
+            token = retry_token(self.calls.stack, change.key, "CreateLogGroup", details, attempts)
+            response = self.calls.write(
+                change, "CreateLogGroup", client.create_log_group, details, opc_retry_token=token
+            )
+            request = self._wait(response, change, "CreateLogGroup")
+            created = resource_from(request) or self._find_log_group(compartment, name)[0]
+            if created is None:
+                raise ChangeFailed(f"CreateLogGroup {name}: the work request names no log group")
+            return created
+
+        def gone(group_id: str) -> bool:
+            return self._gone("GetLogGroup", client.get_log_group, group_id)
+
+        return self.calls.create_fresh(change, "log group", retired, create, gone)
 
     def log(self, change: Change, desired: dict[str, Any]) -> str | None:
         client = self.provider.logging
@@ -47,7 +63,7 @@ class LoggingSteps:
             self._wait(response, change, "DeleteLog")
             return None
         group_id, name = desired["logGroupId"], desired["displayName"]
-        found, failed = self._find_log(group_id, name)
+        found, retired = self._find_log(group_id, name)
         if found:
             return found
         details = lg.CreateLogDetails(
@@ -57,12 +73,24 @@ class LoggingSteps:
             retention_duration=desired.get("retentionDays", 30),
             freeform_tags=self.calls.ownership(change.key),
         )
-        token = retry_token(self.calls.stack, change.key, "CreateLog", f"{group_id}/{name}", failed)
-        response = self.calls.write(
-            change, "CreateLog", client.create_log, group_id, details, opc_retry_token=token
-        )
-        request = self._wait(response, change, "CreateLog")
-        return resource_from(request, "log") or self._find_log(group_id, name)[0]
+        # the log group is in the path, not the body: it is part of what the token covers all the same
+        body = {"logGroupId": group_id, "details": details}
+
+        def create(attempts: list[str]) -> str:
+            token = retry_token(self.calls.stack, change.key, "CreateLog", body, attempts)
+            response = self.calls.write(
+                change, "CreateLog", client.create_log, group_id, details, opc_retry_token=token
+            )
+            request = self._wait(response, change, "CreateLog")
+            created = resource_from(request, "log") or self._find_log(group_id, name)[0]
+            if created is None:
+                raise ChangeFailed(f"CreateLog {name}: the work request names no log")
+            return created
+
+        def gone(log_id: str) -> bool:
+            return self._gone("GetLog", client.get_log, group_id, log_id)
+
+        return self.calls.create_fresh(change, "log", retired, create, gone)
 
     def _find_log_group(self, compartment: str, name: str) -> tuple[str | None, list[str]]:
         groups = self.provider.list_all(
@@ -75,6 +103,14 @@ class LoggingSteps:
             "ListLogs", self.provider.logging.list_logs, group_id, display_name=name
         )
         return _by_name(logs, name)
+
+    def _gone(self, operation: str, fn: Any, *args: str) -> bool:
+        """The log group or log was deleted (Logging forgets deleted ones: a 404) or is going."""
+        try:
+            data = self.provider.call(operation, fn, *args).data
+        except NotFound:
+            return True
+        return str(data.lifecycle_state) in LOGGING_GONE - {"FAILED"}
 
     def _log_group_of(self, log_id: str) -> str:
         raise ChangeFailed(f"cannot delete log {log_id}: its log group is unknown to this plan")
@@ -90,11 +126,11 @@ class LoggingSteps:
 
 
 def _by_name(items: list[Any], name: str) -> tuple[str | None, list[str]]:
-    """The usable log group or log with that display name, and the ids of failed attempts at it (they make
-    the next create's retry token new, see ``retry_token``)."""
+    """The usable log group or log with that display name, and the ids of attempts at it that failed or are
+    gone (they make the next create's retry token new, see ``retry_token``)."""
     named = [i for i in items if i.display_name == name]
     usable = [i.id for i in named if i.lifecycle_state not in LOGGING_GONE]
-    return (usable[0] if usable else None), sorted(i.id for i in named if i.lifecycle_state == "FAILED")
+    return (usable[0] if usable else None), sorted(i.id for i in named if i.lifecycle_state in LOGGING_GONE)
 
 
 def resource_from(request: Any, entity_hint: str = "") -> str | None:

@@ -1,5 +1,11 @@
 """Models: found by ownership tags before any create, their artifact streamed (or staged and exported when
-large), and only then marked usable by clearing the ``pending`` tag."""
+large), and only then marked usable by clearing the ``pending`` tag; their catalog details updated in place.
+
+A create's retry token covers its whole body and the ids of earlier models with this artifact that are gone:
+after ``keep`` or a prune deleted the model, the same artifact named again (a revert, a deployment added
+back) is a new model, never the replay of the deleted one (``Calls.create_fresh``). Each model records the
+details a list summary leaves out in its ``mdr-details`` tag (``desired.model_details_record``).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,12 @@ import oci
 from oci.data_science import models as ds
 
 from reconciler.adapters.artifact import package
-from reconciler.adapters.cloud_errors import Conflict, NotFound
+from reconciler.adapters.cloud_errors import Conflict, NotFound, describe_cloud_error
 from reconciler.adapters.wire import metadata_lists
 from reconciler.adapters.zipstream import ZipStream, prepare
-from reconciler.core.canonical import TAG_ARTIFACT, TAG_KEY, TAG_PENDING, TAG_STACK
+from reconciler.core.canonical import TAG_ARTIFACT, TAG_DETAILS, TAG_KEY, TAG_PENDING, TAG_STACK
+from reconciler.core.desired import model_details_record
+from reconciler.core.live import GONE_STATES
 from reconciler.core.plan import Action, Change
 from reconciler.engine.apply.calls import Calls, retry_token
 from reconciler.engine.apply.options import ChangeFailed
@@ -32,31 +40,80 @@ class ModelSteps:
             assert change.live_id is not None
             self.calls.write(change, "DeleteModel", client.delete_model, change.live_id)
             return None
+        if change.action == Action.UPDATE:
+            assert change.live_id is not None
+            self._update_details(change, desired, change.live_id)
+            return change.live_id
         identity = desired["identity"]
-        model_id = self._find_model(desired["compartmentId"], change.key, identity)
+        model_id, retired = self._find_model(desired["compartmentId"], change.key, identity)
         if model_id is None:
-            defined, custom = metadata_lists(desired)
-            details = ds.CreateModelDetails(
-                compartment_id=desired["compartmentId"],
-                project_id=desired["projectId"],
-                display_name=desired["displayName"],
-                description=desired.get("description"),
-                defined_metadata_list=defined or None,
-                custom_metadata_list=custom or None,
-                freeform_tags=self.calls.ownership(
-                    change.key, {TAG_ARTIFACT: identity, TAG_PENDING: "artifact"}
-                ),
-            )
-            token = retry_token(self.calls.stack, change.key, "CreateModel", identity)
-            response = self.calls.write(
-                change, "CreateModel", client.create_model, details, opc_retry_token=token
-            )
-            model_id = str(response.data.id)
-            self.calls.record(change, "CreateModel", model_id, None, "done")
+            model_id = self._create(change, desired, retired)
         if not self._has_artifact(model_id):
             self._upload(change, desired, model_id)
         self._clear_pending(change, model_id)
         return model_id
+
+    def _create(self, change: Change, desired: dict[str, Any], retired: list[str]) -> str:
+        client = self.provider.data_science
+        identity = desired["identity"]
+        defined, custom = metadata_lists(desired)
+        details = ds.CreateModelDetails(
+            compartment_id=desired["compartmentId"],
+            project_id=desired["projectId"],
+            display_name=desired["displayName"],
+            description=desired.get("description"),
+            defined_metadata_list=defined or None,
+            custom_metadata_list=custom or None,
+            freeform_tags=self.calls.ownership(
+                change.key,
+                {
+                    TAG_ARTIFACT: identity,
+                    TAG_PENDING: "artifact",
+                    TAG_DETAILS: model_details_record(desired),
+                },
+            ),
+        )
+
+        def create(attempts: list[str]) -> str:
+            token = retry_token(self.calls.stack, change.key, "CreateModel", details, attempts)
+            response = self.calls.write(
+                change, "CreateModel", client.create_model, details, opc_retry_token=token
+            )
+            return str(response.data.id)
+
+        model_id = self.calls.create_fresh(change, "model", retired, create, self._gone)
+        self.calls.record(change, "CreateModel", model_id, None, "done")
+        return model_id
+
+    def _gone(self, model_id: str) -> bool:
+        """Deleted or being deleted (a create answered with such a model replayed an old create)."""
+        try:
+            model = self.provider.call("GetModel", self.provider.data_science.get_model, model_id).data
+        except NotFound:
+            return True
+        return str(model.lifecycle_state) in GONE_STATES
+
+    def _update_details(self, change: Change, desired: dict[str, Any], model_id: str) -> None:
+        """UpdateModel: the catalog details (name, description, metadata) and the record of them."""
+        client = self.provider.data_science
+        response = self.provider.call("GetModel", client.get_model, model_id)
+        tags = {**(response.data.freeform_tags or {}), TAG_DETAILS: model_details_record(desired)}
+        defined, custom = metadata_lists(desired)
+        details = ds.UpdateModelDetails(
+            display_name=desired["displayName"],
+            description=desired.get("description") or "",
+            defined_metadata_list=defined,
+            custom_metadata_list=custom,
+            freeform_tags=tags,
+        )
+        self.calls.write(
+            change,
+            "UpdateModel",
+            client.update_model,
+            model_id,
+            details,
+            if_match=response.headers.get("etag"),
+        )
 
     def _clear_pending(self, change: Change, model_id: str) -> None:
         """Mark the model usable: only now will plans (and deployments) pick it."""
@@ -68,23 +125,26 @@ class ModelSteps:
             details = ds.UpdateModelDetails(freeform_tags=tags)
             self.calls.write(change, "UpdateModel", client.update_model, model_id, details)
 
-    def _find_model(self, compartment: str, key: str, identity: str) -> str | None:
+    def _find_model(self, compartment: str, key: str, identity: str) -> tuple[str | None, list[str]]:
+        """The owned ACTIVE model with this artifact (ready, or left pending by an earlier run: resumed), and
+        the ids of earlier ones that are gone (retired into the next create's retry token)."""
         models = self.provider.list_all("ListModels", self.provider.data_science.list_models, compartment)
         stack = self.calls.stack
-        owned = [
+        mine = [
             m
             for m in models
             if (m.freeform_tags or {}).get(TAG_STACK) == stack
             and (m.freeform_tags or {}).get(TAG_KEY) == key
             and (m.freeform_tags or {}).get(TAG_ARTIFACT) == identity
-            and m.lifecycle_state == "ACTIVE"
         ]
+        owned = [m for m in mine if m.lifecycle_state == "ACTIVE"]
         if len(owned) > 1:
             ids = ", ".join(m.id for m in owned)
             raise ChangeFailed(
                 f"{key}: more than one owned model with artifact {identity[:19]} ({ids}); delete extras"
             )
-        return owned[0].id if owned else None
+        retired = sorted(m.id for m in mine if m.lifecycle_state in GONE_STATES)
+        return (owned[0].id if owned else None), retired
 
     def _has_artifact(self, model_id: str) -> bool:
         try:
@@ -123,8 +183,19 @@ class ModelSteps:
                 content_length=prepared.size,
                 content_disposition='attachment; filename="artifact.zip"',
             )
-        except Conflict:
-            pass  # already uploaded by an earlier, interrupted run
+        except Conflict as exc:
+            # "already has an artifact" is an earlier, interrupted run's upload; any other 409 (the model is
+            # no longer ACTIVE, say) is a failure, never taken for success
+            if not self._usable(model_id):
+                raise ChangeFailed(f"artifact upload into {model_id}: {describe_cloud_error(exc)}") from exc
+
+    def _usable(self, model_id: str) -> bool:
+        """ACTIVE and holding an artifact."""
+        try:
+            model = self.provider.call("GetModel", self.provider.data_science.get_model, model_id).data
+        except NotFound:
+            return False
+        return str(model.lifecycle_state) == "ACTIVE" and self._has_artifact(model_id)
 
     def _stage_large_artifact(self, change: Change, path: Path, size: int) -> str:
         if self.options.artifact_bucket is None:
