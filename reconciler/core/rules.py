@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.core.canonical import (
-    TAG_DETAILS,
     TAG_POLICY,
     TAG_SECRETS,
     TAG_SPEC,
@@ -20,20 +19,18 @@ from reconciler.core.canonical import (
     deployment_from_wire,
 )
 from reconciler.core.desired import (
-    RECORDED_MODEL_FIELDS,
     SUSPEND_ANNOTATION,
     DesiredDeployment,
-    DesiredModel,
     DesiredState,
-    model_details_record,
-    parse_details_record,
 )
 from reconciler.core.diff import FieldChange, diff, is_under
-from reconciler.core.live import GONE_STATES, LiveDeployment, LiveModel, LiveState
+from reconciler.core.live import GONE_STATES, LiveDeployment, LiveState
 from reconciler.core.manifest import ADOPT_ANNOTATION
+
+# --- building -------------------------------------------------------------------------------------------
+from reconciler.core.model_rules import plan_model_cleanup, plan_models
 from reconciler.core.plan import (
     GROUP_ORDER,
-    PRUNE_REASON,
     Action,
     Change,
     Group,
@@ -43,11 +40,8 @@ from reconciler.core.plan import (
     Step,
     deployment_fingerprint,
     group_of,
-    model_fingerprint,
-    simple_fingerprint,
 )
-
-# --- building -------------------------------------------------------------------------------------------
+from reconciler.core.prune import plan_prune
 
 
 def policy_tag(desired: DesiredDeployment) -> str:
@@ -64,7 +58,7 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
     plan.created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _plan_log_groups(plan, desired, live, options)
     _plan_logs(plan, desired, live, options)
-    _plan_models(plan, desired, live)
+    plan_models(plan, desired, live)
     live_by_key = live.deployments_by_key()
     adopters: dict[str, str] = {}
     for key, wanted in desired.deployments.items():
@@ -100,7 +94,7 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
         plan.changes.append(_plan_deployment(wanted, candidates[0] if candidates else None, options))
     _note_settling(plan, live)
     _plan_prune_deployments(plan, desired, live_by_key, options)
-    _plan_model_cleanup(plan, desired, live, options)
+    plan_model_cleanup(plan, desired, live, options)
     _check_guards(plan, desired, options)
     plan.changes = _ordered(plan.changes)
     return plan
@@ -125,7 +119,7 @@ def _plan_log_groups(plan: Plan, desired: DesiredState, live: LiveState, options
     wanted = set(desired.log_groups)
     for found in live.log_groups:
         if found.key and found.key not in wanted:
-            _prune(
+            plan_prune(
                 plan, desired, options, Kind.LOG_GROUP, found.key, found.display_name, found.id, found.wire
             )
 
@@ -155,7 +149,7 @@ def _plan_logs(plan: Plan, desired: DesiredState, live: LiveState, options: Plan
     wanted = set(desired.logs)
     for live_log in live.logs:
         if live_log.key and live_log.key not in wanted:
-            _prune(
+            plan_prune(
                 plan,
                 desired,
                 options,
@@ -166,100 +160,6 @@ def _plan_logs(plan: Plan, desired: DesiredState, live: LiveState, options: Plan
                 live_log.wire,
                 desired_info={"logGroupId": live_log.log_group_id},
             )
-
-
-def _suspended_models(desired: DesiredState) -> set[str]:
-    """Model keys of suspended deployments: a suspended deployment gets no write at all, models included."""
-    return {f"Model/{d.name}" for d in desired.deployments.values() if d.suspended}
-
-
-def _plan_models(plan: Plan, desired: DesiredState, live: LiveState) -> None:
-    suspended = _suspended_models(desired)
-    live_models = {m.id: m for m in live.models}
-    for model in desired.models.values():
-        if model.key in suspended:
-            continue
-        if model.live_id is not None:
-            current = live_models.get(model.live_id)
-            if current is not None:
-                _plan_model_details(plan, model, current)
-            continue
-        upload = "ExportModelArtifact" if model.artifact_path is None else "UploadModelArtifact"
-        name = model.details["displayName"]
-        create = Step("CreateModel", f"create model {name}")
-        if model.pending_id is not None:
-            create = Step(
-                "CreateModel", f"resume model {model.pending_id}, left without its artifact by an earlier run"
-            )
-        plan.changes.append(
-            Change(
-                id=model.change_id,
-                kind=Kind.MODEL,
-                key=model.key,
-                action=Action.CREATE,
-                name=name,
-                fields=[
-                    FieldChange("artifact", None, model.artifact),
-                    FieldChange("identity", None, model.identity),
-                ],
-                steps=[create, Step(upload, f"upload artifact {model.artifact} ({model.identity[:19]})")],
-                desired=_model_desired(model),
-            )
-        )
-
-
-#: the "before" of a catalog detail that list summaries leave out: known to differ (its recorded digest
-#: does), not read (a GetModel per model would make every plan cost a call per deployment)
-NOT_LISTED = "(not in the list summary)"
-
-
-def _plan_model_details(plan: Plan, model: DesiredModel, current: LiveModel) -> None:
-    """An UpdateModel when the catalog details of the model in use differ from the manifest's.
-
-    A ListModels summary carries ``displayName`` (compared as is) but not ``description``, ``metadata`` or
-    ``customMetadata``: those are compared through the ``mdr-details`` tag, the digests of what mdr last
-    wrote (``model_details_record``), so no GetModel is needed; their field lines show the new value, the
-    old one as ``NOT_LISTED``. A model without the tag (made before mdr recorded it) is updated once if the
-    manifest gives it any of those details, so that they are known from then on."""
-    fields: list[FieldChange] = []
-    before_name = current.wire.get("display_name")
-    if before_name != model.details["displayName"]:
-        fields.append(FieldChange("displayName", before_name, model.details["displayName"]))
-    recorded = parse_details_record((current.wire.get("freeform_tags") or {}).get(TAG_DETAILS))
-    wanted = parse_details_record(model_details_record(model.details))
-    for name in RECORDED_MODEL_FIELDS:
-        value = model.details.get(name)
-        if name not in recorded and value in (None, {}, []):
-            continue  # nothing recorded, nothing wanted: the create sent nothing either
-        if recorded.get(name) != wanted[name]:
-            fields.append(FieldChange(name, NOT_LISTED, value))
-    if not fields:
-        return
-    name = model.details["displayName"]
-    plan.changes.append(
-        Change(
-            id=model.change_id,
-            kind=Kind.MODEL,
-            key=model.key,
-            action=Action.UPDATE,
-            name=name,
-            live_id=current.id,
-            live_state=current.lifecycle_state,
-            fingerprint=model_fingerprint(current),
-            fields=fields,
-            steps=[Step("UpdateModel", f"update model {name} in the catalog")],
-            desired=_model_desired(model),
-        )
-    )
-
-
-def _model_desired(model: DesiredModel) -> dict[str, Any]:
-    return {
-        **model.details,
-        "identity": model.identity,
-        "artifact": model.artifact,
-        "artifactPath": model.artifact_path,
-    }
 
 
 def _desired_for_apply(wanted: DesiredDeployment) -> dict[str, Any]:
@@ -504,59 +404,6 @@ def _update_steps(
     return _ending_with_record(steps, record, tag_paths)
 
 
-def _prune(
-    plan: Plan,
-    desired: DesiredState,
-    options: PlanOptions,
-    kind: Kind,
-    key: str,
-    name: str,
-    live_id: str,
-    wire: dict[str, Any],
-    policy: dict[str, str] | None = None,
-    desired_info: dict[str, Any] | None = None,
-) -> None:
-    """Plan the removal of an owned resource no manifest names any more, if and only if that is safe."""
-    if not desired.complete:
-        plan.warnings.append(f"{key}: not in the manifests, but the tree was not read completely: not pruned")
-        return
-    if not desired.deployments:
-        plan.warnings.append(
-            f"{key}: not pruned: the manifest tree names no deployment at all, which is far more often a wrong "
-            "path or branch than an intent"
-        )
-        return
-    if not options.prune:
-        plan.warnings.append(
-            f"{key}: owned but no longer in the manifests; prune is off (use --prune to delete)"
-        )
-        return
-    policy = policy or {}
-    if policy.get("protect") == "true":
-        plan.warnings.append(f"{key}: protected (policy.protect); not deleted")
-        return
-    orphan = policy.get("deletion") == "Orphan"
-    plan.changes.append(
-        Change(
-            id=key,
-            kind=kind,
-            key=key,
-            action=Action.ORPHAN if orphan else Action.DELETE,
-            name=name,
-            live_id=live_id,
-            live_state=str(wire.get("lifecycle_state") or ""),
-            fingerprint=simple_fingerprint(live_id, wire),
-            reason=PRUNE_REASON,
-            desired=dict(desired_info or {}),
-            steps=[
-                Step(f"Untag{kind.value}", "remove mdr's tags; leave it running")
-                if orphan
-                else Step(f"Delete{kind.value}", f"delete {live_id}")
-            ],
-        )
-    )
-
-
 def _plan_prune_deployments(
     plan: Plan, desired: DesiredState, live_by_key: dict[str, list[LiveDeployment]], options: PlanOptions
 ) -> None:
@@ -567,88 +414,10 @@ def _plan_prune_deployments(
         for item in items:
             if item.lifecycle_state in GONE_STATES:
                 continue
-            _prune(plan, desired, options, Kind.DEPLOYMENT, key, name, item.id, item.wire, item.policy)
+            plan_prune(plan, desired, options, Kind.DEPLOYMENT, key, name, item.id, item.wire, item.policy)
             last = plan.changes[-1] if plan.changes else None
             if last is not None and last.live_id == item.id:
                 last.fingerprint = deployment_fingerprint(item)
-
-
-def _plan_model_cleanup(plan: Plan, desired: DesiredState, live: LiveState, options: PlanOptions) -> None:
-    """Delete owned models beyond ``keep`` once the deployment has moved off them (after the swap)."""
-    # a deployment deleted by this very plan frees its model (deletes of models wait for deployment changes)
-    deleting = {c.live_id for c in plan.changes if c.kind == Kind.DEPLOYMENT and c.action == Action.DELETE}
-    in_use = {
-        d.model_id for d in live.deployments if d.lifecycle_state not in GONE_STATES and d.id not in deleting
-    } | live.models_used_elsewhere  # an orphaned (or anyone's) deployment keeps the model it runs
-    suspended = _suspended_models(desired)
-    wanted_by_key = {m.key: m for m in desired.models.values()}
-    deployment_keys = {f"Model/{d.name}": d.key for d in desired.deployments.values()}
-    for key, models in sorted(live.models_by_key().items()):
-        if key in suspended:
-            continue
-        wanted = wanted_by_key.get(key)
-        name = key.split("/", 1)[-1]
-        if wanted is None and (
-            name in desired.invalid_names or f"ModelDeployment/{name}" in desired.deployments
-        ):
-            continue  # a model.id deployment or an invalid manifest: leave its history alone
-        keep = wanted.keep if wanted else 0
-        active = sorted(
-            (m for m in models if m.lifecycle_state not in GONE_STATES),
-            key=lambda m: m.time_created,
-            reverse=True,
-        )
-        current = wanted.live_id if wanted else None
-        resumed = wanted.pending_id if wanted else None  # this plan's create uploads into it: never deleted
-        swap = deployment_keys.get(key)
-        freed = _freed_by_swap(plan, live, swap, current)
-        # the model the deployment leaves in this plan is the newest "previous" one: it counts toward
-        # ``keep`` now, so that the plan after this one has nothing left to delete
-        previous = [m for m in active if m.id not in (current, resumed)]
-        for model in previous[keep:]:
-            if model.id in in_use and model.id not in freed:
-                continue
-            if wanted is None:
-                _prune(
-                    plan,
-                    desired,
-                    options,
-                    Kind.MODEL,
-                    f"{key}#{model.id}",
-                    model.wire.get("display_name") or "",
-                    model.id,
-                    model.wire,
-                )
-                continue
-            swap_change = plan.change(swap) if swap else None
-            depends = [swap_change.id] if swap_change and swap_change.action != Action.NOOP else []
-            plan.changes.append(
-                Change(
-                    id=f"{key}#{model.id}",
-                    kind=Kind.MODEL,
-                    key=key,
-                    action=Action.DELETE,
-                    name=str(model.wire.get("display_name") or model.id),
-                    live_id=model.id,
-                    live_state=model.lifecycle_state,
-                    fingerprint=model_fingerprint(model),
-                    reason=f"older than the {keep} previous model(s) kept for rollback",
-                    steps=[Step("DeleteModel", f"delete model {model.id}")],
-                    depends_on=depends,
-                )
-            )
-
-
-def _freed_by_swap(plan: Plan, live: LiveState, deployment_key: str | None, current: str | None) -> set[str]:
-    """The model a deployment stops using when this plan points it at another one (after that change)."""
-    change = plan.change(deployment_key) if deployment_key else None
-    if change is None or change.action not in (Action.UPDATE, Action.REPLACE):
-        return set()
-    return {
-        d.model_id
-        for d in live.deployments_by_key().get(deployment_key or "", [])
-        if d.model_id and d.model_id != current
-    }
 
 
 def _check_guards(plan: Plan, desired: DesiredState, options: PlanOptions) -> None:

@@ -108,7 +108,87 @@ class Calls:
             self.refused.clear()
 
 
-class Server:
+class _Controls:
+    """What tests and benchmarks steer and read: faults, counters, and the admin API that exposes them."""
+
+    store: Store
+    calls: Calls
+    router: Router
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def work_request_seconds(self) -> float:
+        raise NotImplementedError
+
+    @work_request_seconds.setter
+    def work_request_seconds(self, value: float) -> None:
+        raise NotImplementedError
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self.store.faults
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        with self.store.lock:
+            self.store.faults = faults
+            if faults.seed is not None:
+                self.store.random.seed(faults.seed)
+
+    def counters(self) -> dict[str, int]:
+        """Calls that reached a service, by operation (faulted ones included; refused ones not)."""
+        return self.calls.snapshot()[0]
+
+    def faulted(self) -> dict[str, int]:
+        return self.calls.snapshot()[1]
+
+    def refused(self) -> dict[str, int]:
+        """Requests refused before reaching a service (401, 400 framing, 413), by operation."""
+        return self.calls.snapshot()[2]
+
+    def reset_counters(self) -> None:
+        self.calls.reset()
+
+    @property
+    def mutating_operations(self) -> frozenset[str]:
+        return self.router.mutating_operations
+
+    def mutating_calls(self) -> int:
+        mutating = self.mutating_operations
+        return sum(n for op, n in self.counters().items() if op in mutating)
+
+    def _admin(self, request: Request) -> Response:
+        """The unsigned admin API for tests and benchmarks (documented in docs/cli.md)."""
+        path = request.path
+        if path == "/_emulator/health":
+            return Response(200, {"status": "ok", "url": self.url})
+        if path == "/_emulator/counters" and request.method == "GET":
+            calls, faulted, refused = self.calls.snapshot()
+            return Response(
+                200,
+                {"calls": calls, "faulted": faulted, "refused": refused, "mutating": self.mutating_calls()},
+            )
+        if path == "/_emulator/reset-counters" and request.method == "POST":
+            self.reset_counters()
+            return Response(200, {"status": "ok"})
+        if path == "/_emulator/faults":
+            if request.method == "POST":
+                try:
+                    self.set_faults(self.faults.updated(request.json_object()))
+                except (ValueError, TypeError) as exc:
+                    return error_response(
+                        ApiError(400, "InvalidParameter", f"bad fault configuration: {exc}")
+                    )
+            return Response(200, self.faults.to_dict())
+        if path == "/_emulator/work-request-seconds" and request.method == "POST":
+            self.work_request_seconds = float(request.json_object().get("seconds", 0.2))
+            return Response(200, {"seconds": self.work_request_seconds})
+        return error_response(ApiError(404, "NotAuthorizedOrNotFound", f"no admin endpoint {path}"))
+
+
+class Server(_Controls):
     """The HTTP side of the emulator, with the store and work requests its services share."""
 
     def __init__(
@@ -227,40 +307,6 @@ class Server:
         )
         config.chmod(0o600)
         return config
-
-    # -- faults and counters --
-
-    @property
-    def faults(self) -> FaultConfig:
-        return self.store.faults
-
-    def set_faults(self, faults: FaultConfig) -> None:
-        with self.store.lock:
-            self.store.faults = faults
-            if faults.seed is not None:
-                self.store.random.seed(faults.seed)
-
-    def counters(self) -> dict[str, int]:
-        """Calls that reached a service, by operation (faulted ones included; refused ones not)."""
-        return self.calls.snapshot()[0]
-
-    def faulted(self) -> dict[str, int]:
-        return self.calls.snapshot()[1]
-
-    def refused(self) -> dict[str, int]:
-        """Requests refused before reaching a service (401, 400 framing, 413), by operation."""
-        return self.calls.snapshot()[2]
-
-    def reset_counters(self) -> None:
-        self.calls.reset()
-
-    @property
-    def mutating_operations(self) -> frozenset[str]:
-        return self.router.mutating_operations
-
-    def mutating_calls(self) -> int:
-        mutating = self.mutating_operations
-        return sum(n for op, n in self.counters().items() if op in mutating)
 
     # -- request handling --
 
@@ -416,30 +462,3 @@ class Server:
         else:
             headers["content-length"] = str(length)
         return Outgoing(response.status, list(headers.items()), payload)
-
-    def _admin(self, request: Request) -> Response:
-        path = request.path
-        if path == "/_emulator/health":
-            return Response(200, {"status": "ok", "url": self.url})
-        if path == "/_emulator/counters" and request.method == "GET":
-            calls, faulted, refused = self.calls.snapshot()
-            return Response(
-                200,
-                {"calls": calls, "faulted": faulted, "refused": refused, "mutating": self.mutating_calls()},
-            )
-        if path == "/_emulator/reset-counters" and request.method == "POST":
-            self.reset_counters()
-            return Response(200, {"status": "ok"})
-        if path == "/_emulator/faults":
-            if request.method == "POST":
-                try:
-                    self.set_faults(self.faults.updated(request.json_object()))
-                except (ValueError, TypeError) as exc:
-                    return error_response(
-                        ApiError(400, "InvalidParameter", f"bad fault configuration: {exc}")
-                    )
-            return Response(200, self.faults.to_dict())
-        if path == "/_emulator/work-request-seconds" and request.method == "POST":
-            self.work_request_seconds = float(request.json_object().get("seconds", 0.2))
-            return Response(200, {"seconds": self.work_request_seconds})
-        return error_response(ApiError(404, "NotAuthorizedOrNotFound", f"no admin endpoint {path}"))
