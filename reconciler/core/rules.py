@@ -40,6 +40,7 @@ from reconciler.core.plan import (
     Step,
     deployment_fingerprint,
     group_of,
+    simple_fingerprint,
 )
 from reconciler.core.prune import plan_prune
 
@@ -146,6 +147,7 @@ def _plan_logs(plan: Plan, desired: DesiredState, live: LiveState, options: Plan
                 },
             )
         )
+    _plan_log_retention(plan, desired, live)
     wanted = set(desired.logs)
     for live_log in live.logs:
         if live_log.key and live_log.key not in wanted:
@@ -160,6 +162,43 @@ def _plan_logs(plan: Plan, desired: DesiredState, live: LiveState, options: Plan
                 live_log.wire,
                 desired_info={"logGroupId": live_log.log_group_id},
             )
+
+
+def _plan_log_retention(plan: Plan, desired: DesiredState, live: LiveState) -> None:
+    """``logging.retentionDays`` changes on a log that exists: an UpdateLog for the stack's own logs; a log
+    reused from someone else is left as it is, and the plan says so."""
+    by_id = {found.id: found for found in live.logs}
+    for key, log in desired.logs.items():
+        found = by_id.get(log.live_id or "")
+        if found is None:
+            continue
+        live_days = found.wire.get("retention_duration")
+        if live_days is None or int(live_days) == log.retention_days:
+            continue
+        if found.key is None:
+            plan.warnings.append(
+                f"{key}: keeps logs {live_days} days, the manifest says {log.retention_days}; it is not this "
+                "stack's log, so it is left as it is"
+            )
+            continue
+        plan.changes.append(
+            Change(
+                id=key,
+                kind=Kind.LOG,
+                key=key,
+                action=Action.UPDATE,
+                name=log.name,
+                live_id=found.id,
+                fingerprint=simple_fingerprint(found.id, found.wire),
+                fields=[FieldChange("retentionDays", int(live_days), log.retention_days)],
+                steps=[Step("UpdateLog", f"keep {log.name} for {log.retention_days} days")],
+                desired={
+                    "displayName": log.name,
+                    "logGroupId": found.log_group_id,
+                    "retentionDays": log.retention_days,
+                },
+            )
+        )
 
 
 def _desired_for_apply(wanted: DesiredDeployment) -> dict[str, Any]:
@@ -238,6 +277,13 @@ def _plan_deployment(
     if current.lifecycle_state == "NEEDS_ATTENTION":
         change.degraded = True
         change.reason = "deployment NEEDS_ATTENTION"
+        if any(s.op in ("DeactivateModelDeployment", "ActivateModelDeployment") for s in change.steps):
+            # the service takes updates (zero downtime) and delete in this state, never (de)activation:
+            # sending it would be refused with 409 IncorrectState on every run
+            change.blocked = (
+                "a deployment in NEEDS_ATTENTION cannot be deactivated or activated; bring it back with an "
+                "update (state: ACTIVE and the fix), or delete it"
+            )
     return change
 
 

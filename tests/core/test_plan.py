@@ -674,3 +674,17 @@ def test_status_fits_a_100_column_terminal_and_names_models(root: Path) -> None:
     assert max(len(line) for line in text.splitlines()) <= 100, text
     assert "fraud-model" in text
     assert "ocid1.datasciencemodel" not in text
+
+
+def test_needs_attention_takes_updates_but_never_a_deactivate(root: Path) -> None:
+    """The service accepts zero-downtime updates in NEEDS_ATTENTION, and refuses (de)activation."""
+    live = converge(load(root))
+    live.deployments[0].wire["lifecycle_state"] = "NEEDS_ATTENTION"
+    edit(root, 'WEB_CONCURRENCY: "2"', 'WEB_CONCURRENCY: "4"')
+    [update] = plan_for(load(root), live).actionable
+    assert update.action == Action.UPDATE and update.degraded and update.blocked is None
+    assert next(s.op for s in update.steps if s.op.endswith("ModelDeployment")) == "UpdateModelDeployment"
+    edit(root, "    replicas: 1", "    replicas: 1\n  state: INACTIVE")
+    plan = plan_for(load(root), live)
+    [blocked] = plan.blocked
+    assert "NEEDS_ATTENTION cannot be deactivated" in (blocked.blocked or "")

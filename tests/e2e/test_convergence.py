@@ -116,3 +116,23 @@ def test_a_deployment_moved_twice_is_found_where_it_is(world: World, stack: Path
         assert _owned_everywhere(world, compartments) == [first]
         assert world.mdr("plan", "manifests", "--detailed-exitcode").returncode == 0
     assert [d.id for d in world.deployments(compartments[2])] == [first]
+
+
+def test_a_new_log_retention_is_applied_to_the_stacks_own_logs(world: World, stack: Path) -> None:
+    assert world.mdr("apply", "manifests", "--auto-approve").returncode == 0
+    edit(
+        stack / "fraud-scorer.yaml",
+        "    logGroup: {name: risk-logs}",
+        "    logGroup: {name: risk-logs}\n    retentionDays: 90",
+    )
+    plan = world.mdr("plan", "manifests")
+    assert "~ retentionDays: 30 -> 90" in plan.stdout, plan.stdout
+    applied = world.mdr("apply", "manifests", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    [group] = [g for g in world.log_groups() if g.display_name == "risk-logs"]
+    retention = {
+        log.display_name: log.retention_duration for log in world.logging_sdk().list_logs(group.id).data
+    }
+    assert retention["fraud-scorer-access"] == retention["fraud-scorer-predict"] == 90
+    assert retention["churn-api-predict"] == 30
+    assert world.mdr("plan", "manifests", "--detailed-exitcode").returncode == 0

@@ -63,6 +63,14 @@ class LoggingSteps:
             self._wait(response, change, "DeleteLog")
             return None
         group_id, name = desired["logGroupId"], desired["displayName"]
+        if change.action == Action.UPDATE:  # retention, on a log this stack owns
+            assert change.live_id is not None
+            details = lg.UpdateLogDetails(retention_duration=desired["retentionDays"])
+            response = self.calls.write(
+                change, "UpdateLog", client.update_log, group_id, change.live_id, details
+            )
+            self._wait(response, change, "UpdateLog")
+            return change.live_id
         found, retired = self._find_log(group_id, name)
         if found:
             return found
