@@ -8,11 +8,11 @@ turns it into an error at the manifest's line instead.
 from __future__ import annotations
 
 from reconciler.core.errors import Issue
-from reconciler.core.stack import Stack
+from reconciler.core.stack import LoadedDeployment, Stack
 
 
-def unknown_shapes(stack: Stack, offered: set[str]) -> list[Issue]:
-    """An issue at ``spec.infrastructure.shape`` for each deployment whose shape is not offered."""
+def unknown_shapes(stack: Stack, offered: set[str]) -> list[tuple[LoadedDeployment, Issue]]:
+    """Each deployment whose shape is not offered, with its issue at ``spec.infrastructure.shape``."""
     if not offered:
         return []  # nothing listed (no permission to list, or a service without the API): not a verdict
     issues = []
@@ -21,10 +21,8 @@ def unknown_shapes(stack: Stack, offered: set[str]) -> list[Issue]:
         if shape not in offered:
             close = sorted(s for s in offered if s.split(".")[:2] == shape.split(".")[:2])[:5]
             hint = f"; offered here: {', '.join(close)}" if close else ""
+            message = f"shape {shape!r} is not offered for model deployments in this region{hint}"
             issues.append(
-                deployment.document.issue(
-                    ("spec", "infrastructure", "shape"),
-                    f"shape {shape!r} is not offered for model deployments in this region{hint}",
-                )
+                (deployment, deployment.document.issue(("spec", "infrastructure", "shape"), message))
             )
     return issues

@@ -65,11 +65,10 @@ def _check_shapes(stack: Stack, provider: Any, compartments: set[str], strict: b
     """Unknown shapes are input errors: refused before any write (the CLI), or set aside (the controller)."""
     if not compartments:
         return
-    issues = unknown_shapes(stack, offered_shapes(provider, sorted(compartments)[0]))
-    if issues and strict:
-        raise ValidationFailed(issues)
-    for issue in issues:
-        bad = next(d for d in stack.deployments if d.document.file == issue.file)
+    unknown = unknown_shapes(stack, offered_shapes(provider, sorted(compartments)[0]))
+    if unknown and strict:
+        raise ValidationFailed([issue for _, issue in unknown])
+    for bad, issue in unknown:  # the deployment itself: a file may hold several documents
         stack.deployments.remove(bad)
         stack.invalid_names.add(bad.name)
         stack.issues.append(issue)

@@ -19,7 +19,8 @@ def test_an_offered_shape_passes(tmp_path: Path) -> None:
 def test_an_unknown_shape_is_reported_at_its_line_with_the_offered_ones(tmp_path: Path) -> None:
     text = DEPLOYMENT.format(name="fraud").replace("VM.Standard.E4.Flex", "VM.Standard.E9.Flex")
     stack = load(write_stack(tmp_path / "s", {"fraud.yaml": text}))
-    [issue] = unknown_shapes(stack, OFFERED)
+    [(deployment, issue)] = unknown_shapes(stack, OFFERED)
+    assert deployment.name == "fraud"
     assert issue.file.endswith("fraud.yaml")
     assert (issue.line, issue.path) == (
         text.splitlines().index("    shape: VM.Standard.E9.Flex") + 1,

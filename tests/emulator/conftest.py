@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import oci
@@ -72,3 +76,29 @@ def wait_for(check: Callable[[], bool], timeout: float = 5.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("condition not reached in time")
+
+
+@contextmanager
+def running_mdr_emulator(
+    tmp_path: Path, *options: str
+) -> Iterator[tuple[subprocess.Popen[str], str, dict[str, Any]]]:
+    """``mdr emulator`` started as a user starts it: the process, its URL, and the OCI config it printed."""
+    command = [
+        sys.executable,
+        "-m",
+        "reconciler",
+        "emulator",
+        "--port",
+        "0",
+        "--state",
+        str(tmp_path / "emu"),
+    ]
+    process = subprocess.Popen([*command, *options], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("listening on ")[1].split()[0]
+        config_path = process.stdout.readline().split("OCI config for it: ")[1].split()[0]
+        yield process, url, oci.config.from_file(config_path)  # absolute key path: usable from any folder
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from typing import Any
 
 import oci
 import pytest
-from conftest import COMPARTMENT, artifact_zip, client_kwargs, make_bucket, wait_for
+from conftest import COMPARTMENT, artifact_zip, client_kwargs, make_bucket, running_mdr_emulator, wait_for
 from oci.data_science import models as dm
 from oci.logging import models as lm
 
@@ -525,28 +524,10 @@ def test_oci_cli_lists_and_gets_deployments(ds: Any, emulator: Emulator, tmp_pat
 @contextmanager
 def mdr_emulator(tmp_path: Any, *options: str) -> Iterator[Any]:
     """``mdr emulator`` as a user starts it; yields a DataScienceClient built from the config it prints."""
-    command = [
-        sys.executable,
-        "-m",
-        "reconciler",
-        "emulator",
-        "--port",
-        "0",
-        "--state",
-        str(tmp_path / "emu"),
-    ]
-    process = subprocess.Popen([*command, *options], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split("listening on ")[1].split()[0]
-        config_path = process.stdout.readline().split("OCI config for it: ")[1].split()[0]
-        config = oci.config.from_file(config_path)  # absolute key path: usable from any folder
+    with running_mdr_emulator(tmp_path, *options) as (_, url, config):
         yield oci.data_science.DataScienceClient(
             config, service_endpoint=url, retry_strategy=oci.retry.NoneRetryStrategy()
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_mdr_emulator_command_accepts_its_options_and_writes_a_usable_config(tmp_path: Any) -> None:

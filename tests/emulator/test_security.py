@@ -12,8 +12,6 @@ import http.client
 import json
 import select
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +21,7 @@ from typing import Any
 
 import oci
 import pytest
-from conftest import COMPARTMENT, client_kwargs, make_bucket
+from conftest import COMPARTMENT, client_kwargs, make_bucket, running_mdr_emulator
 from oci._vendor import requests
 from oci.data_science import models as dm
 
@@ -414,25 +412,8 @@ class Process:
 
 @contextmanager
 def mdr_emulator_process(tmp_path: Path, *options: str) -> Iterator[Process]:
-    command = [
-        sys.executable,
-        "-m",
-        "reconciler",
-        "emulator",
-        "--port",
-        "0",
-        "--state",
-        str(tmp_path / "emu"),
-    ]
-    process = subprocess.Popen([*command, *options], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split("listening on ")[1].split()[0]
-        config = oci.config.from_file(process.stdout.readline().split("OCI config for it: ")[1].split()[0])
+    with running_mdr_emulator(tmp_path, *options) as (process, url, config):
         yield Process(process.pid, url, config)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def push(port: int, head: bytes, size: int) -> tuple[int, int]:
