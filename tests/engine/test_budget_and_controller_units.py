@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.core.budget import TokenBucket
+from reconciler.core.errors import MdrError
 from reconciler.engine.controller.config import BACKOFF_MAX_SECONDS, Backoff, parse_duration, parse_listen
 
 
@@ -63,3 +64,9 @@ def test_durations(text: str, seconds: float) -> None:
 def test_listen_address() -> None:
     assert parse_listen(":9000") == ("0.0.0.0", 9000)
     assert parse_listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
+
+
+@pytest.mark.parametrize("text", ["abc", "5x", "", "-1s", "nan", "inf"])
+def test_a_bad_duration_is_a_one_line_error(text: str) -> None:
+    with pytest.raises(MdrError, match="is not a duration"):
+        parse_duration(text)

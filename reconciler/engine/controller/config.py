@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from reconciler.core.errors import MdrError
 
 BACKOFF_BASE_SECONDS = 10.0
 BACKOFF_MAX_SECONDS = 600.0
@@ -64,10 +67,16 @@ class ControllerState:
 def parse_duration(text: str) -> float:
     """``90``, ``30s``, ``5m``, ``1h`` -> seconds."""
     units = {"s": 1, "m": 60, "h": 3600}
-    text = text.strip()
-    if text and text[-1] in units:
-        return float(text[:-1]) * units[text[-1]]
-    return float(text)
+    cleaned = text.strip()
+    scale = units.get(cleaned[-1:], 1)
+    number = cleaned[:-1] if cleaned[-1:] in units else cleaned
+    try:
+        seconds = float(number) * scale
+    except ValueError:
+        raise MdrError(f"{text!r} is not a duration; write e.g. 90, 30s, 5m or 1h") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise MdrError(f"{text!r} is not a duration; it must be a finite number of seconds, 0 or more")
+    return seconds
 
 
 def parse_listen(text: str) -> tuple[str, int]:
