@@ -1,6 +1,7 @@
 """mdr benchmarks, side by side with baselines, against the emulator with injected per-call latency.
 
-    python bench/run.py            # full run (plan at N = 100, 1000, 5000; apply of 100; 1 GiB packaging)
+    python bench/run.py            # full run (plan at N = 100, 1000, 10000 and apply of 100, each at 20 and
+                                   # 150 ms per call; 1 GiB packaging)
     python bench/run.py --quick    # a smaller run for a laptop or CI (N = 100, 1000; apply of 30; 256 MiB)
 
 Prints a table and writes ``bench/results.json``. Each measured strategy runs in its own process
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shutil
@@ -20,199 +20,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import oci
-from oci.data_science import models as dm
+from bed import REPO, Bed, make_bed, mdr, worker
+from scale import apply_table, bench_apply, bench_plan, plan_table
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from reconciler.emulator import Emulator, FaultConfig  # noqa: E402
-
-COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaabench"
-LATENCY_MS = 20.0
-WORKERS = Path(__file__).with_name("workers.py")
-
-MANIFEST = """apiVersion: mdr/v1
-kind: ModelDeployment
-metadata: {{name: d{index:05d}}}
-spec:
-  model: {{id: {model}}}
-  infrastructure: {{shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}}
-  runtime: {{type: conda}}
-"""
-
-
-@dataclass
-class Bed:
-    """One emulator with a project, a model with an artifact, and a stack of N manifests using it."""
-
-    emulator: Emulator
-    config_file: Path
-    stack: Path
-    project: str
-    model: str
-
-    def sdk(self) -> Any:
-        return oci.data_science.DataScienceClient(
-            self.emulator.oci_config(),
-            service_endpoint=self.emulator.url,
-            retry_strategy=oci.retry.DEFAULT_RETRY_STRATEGY,
-        )
-
-
-def make_bed(root: Path, count: int, work_request_seconds: float) -> Bed:
-    emulator = Emulator(work_request_seconds=work_request_seconds).start()
-    config = emulator.write_oci_config(root / "oci")
-    sdk = oci.data_science.DataScienceClient(emulator.oci_config(), service_endpoint=emulator.url)
-    project = sdk.create_project(dm.CreateProjectDetails(compartment_id=COMPARTMENT)).data.id
-    model = sdk.create_model(dm.CreateModelDetails(compartment_id=COMPARTMENT, project_id=project)).data.id
-    sdk.create_model_artifact(model, b"PK\x05\x06" + b"\0" * 18)
-    stack = root / "stack"
-    stack.mkdir(parents=True)
-    (stack / "mdr.yaml").write_text(
-        f"stack: bench\nregion: us-ashburn-1\n"
-        f"defaults: {{compartmentId: {COMPARTMENT}, projectId: {project}}}\n"
-    )
-    for index in range(count):
-        (stack / f"d{index:05d}.yaml").write_text(MANIFEST.format(index=index, model=model))
-    return Bed(emulator, config, stack, project, model)
-
-
-def mdr(bed: Bed, state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MDR_STATE_DIR": str(state_dir), "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "reconciler", *args]
-    command += ["--endpoint", bed.emulator.url, "--config-file", str(bed.config_file)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO)
-
-
-def worker(*args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, str(WORKERS), *args], capture_output=True, text=True, check=False, cwd=REPO
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"worker {args[0]} failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def seed(bed: Bed, state_dir: Path) -> float:
-    """Create the N deployments with mdr itself (no latency, instant work requests), so that every
-    strategy then plans a stack that is in sync: the steady state a refresh sees."""
-    started = time.perf_counter()
-    done = mdr(
-        bed,
-        state_dir,
-        "apply",
-        str(bed.stack),
-        "--auto-approve",
-        "--concurrency",
-        "32",
-        "--per-compartment",
-        "32",
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"seeding failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - started
-
-
-def bench_plan(sizes: list[int], root: Path) -> list[dict[str, Any]]:
-    rows = []
-    for count in sizes:
-        bed = make_bed(root / f"plan-{count}", count, work_request_seconds=0.0)
-        try:
-            seed_seconds = seed(bed, root / f"plan-{count}" / "state")
-            ids = [
-                d.id
-                for d in oci.pagination.list_call_get_all_results(
-                    bed.sdk().list_model_deployments, COMPARTMENT
-                ).data
-            ]
-            ids_file = root / f"plan-{count}" / "ids.json"
-            ids_file.write_text(json.dumps(ids))
-            bed.emulator.set_faults(FaultConfig(latency_ms=LATENCY_MS))
-            row: dict[str, Any] = {"n": count, "seed_seconds": round(seed_seconds, 2)}
-            for strategy in ("mdr", "parallel10", "sequential"):
-                bed.emulator.reset_counters()
-                result = worker(
-                    "plan",
-                    "--strategy",
-                    strategy,
-                    "--stack",
-                    str(bed.stack),
-                    "--ids",
-                    str(ids_file),
-                    "--endpoint",
-                    bed.emulator.url,
-                    "--config-file",
-                    str(bed.config_file),
-                )
-                result["api_calls"] = sum(bed.emulator.counters().values())
-                row[strategy] = result
-                print(
-                    f"  plan N={count:>5} {strategy:<10} {result['seconds']:8.2f} s "
-                    f"{result['api_calls']:>6} calls {result['rss_mb']:7.1f} MB",
-                    flush=True,
-                )
-            row["speedup_vs_sequential"] = round(row["sequential"]["seconds"] / row["mdr"]["seconds"], 1)
-            row["speedup_vs_parallel10"] = round(row["parallel10"]["seconds"] / row["mdr"]["seconds"], 1)
-            row["call_ceiling"] = math.ceil(count / 100) + 10
-            rows.append(row)
-        finally:
-            bed.emulator.stop()
-    return rows
-
-
-def active_deployments(bed: Bed) -> int:
-    items = oci.pagination.list_call_get_all_results(bed.sdk().list_model_deployments, COMPARTMENT).data
-    return sum(1 for d in items if d.lifecycle_state == "ACTIVE")
-
-
-def bench_apply(count: int, work_request_seconds: float, root: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"n": count, "work_request_seconds": work_request_seconds}
-    bed = make_bed(root / "apply-mdr", count, work_request_seconds)
-    try:
-        bed.emulator.set_faults(FaultConfig(latency_ms=LATENCY_MS))
-        started = time.perf_counter()
-        done = mdr(bed, root / "apply-mdr" / "state", "apply", str(bed.stack), "--auto-approve")
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"mdr apply failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-        result["mdr"] = {"seconds": seconds, "active": active_deployments(bed)}
-        print(f"  apply N={count} mdr        {seconds:8.2f} s", flush=True)
-        bed.emulator.reset_counters()
-        again = mdr(bed, root / "apply-mdr" / "state", "apply", str(bed.stack), "--auto-approve")
-        result["noop_apply_mutating_calls"] = bed.emulator.mutating_calls() if again.returncode == 0 else None
-    finally:
-        bed.emulator.stop()
-    bed = make_bed(root / "apply-seq", count, work_request_seconds)
-    try:
-        bed.emulator.set_faults(FaultConfig(latency_ms=LATENCY_MS))
-        spec = root / "apply-seq" / "spec.json"
-        names = [f"d{i:05d}" for i in range(count)]
-        spec.write_text(
-            json.dumps(
-                {"compartment": COMPARTMENT, "project": bed.project, "model": bed.model, "names": names}
-            )
-        )
-        sequential = worker(
-            "sequential-apply",
-            "--spec",
-            str(spec),
-            "--endpoint",
-            bed.emulator.url,
-            "--config-file",
-            str(bed.config_file),
-        )
-        sequential["active"] = active_deployments(bed)
-        result["sequential"] = sequential
-        print(f"  apply N={count} sequential {sequential['seconds']:8.2f} s", flush=True)
-    finally:
-        bed.emulator.stop()
-    result["speedup"] = round(result["sequential"]["seconds"] / result["mdr"]["seconds"], 1)
-    return result
+from reconciler.emulator import Emulator
 
 
 def bench_noop_upload(root: Path) -> dict[str, Any]:
@@ -398,32 +212,8 @@ def bench_controller(root: Path, edits: int, idle_seconds: float) -> dict[str, A
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["", f"Plan (emulator latency {LATENCY_MS:g} ms per call; wall time incl. loading manifests)"]
-    lines.append(
-        f"{'N':>6} {'strategy':<12} {'seconds':>9} {'API calls':>10} {'peak RSS MB':>12} {'mdr is':>10}"
-    )
-    for row in results["plan"]:
-        for strategy in ("mdr", "parallel10", "sequential"):
-            r = row[strategy]
-            speed = "" if strategy == "mdr" else f"{r['seconds'] / row['mdr']['seconds']:.1f}x faster"
-            lines.append(
-                f"{row['n']:>6} {strategy:<12} {r['seconds']:>9.2f} {r['api_calls']:>10} "
-                f"{r['rss_mb']:>12.1f} {speed:>10}"
-            )
-    lines.append("")
-    lines.append("Growth (seconds per 1000 deployments; flat = linear)")
-    for row in results["plan"]:
-        per = {s: row[s]["seconds"] / row["n"] * 1000 for s in ("mdr", "parallel10", "sequential")}
-        lines.append(f"{row['n']:>6} " + "  ".join(f"{s} {v:.2f}" for s, v in per.items()))
-    a = results.get("apply")
-    if a:
-        lines.append("")
-        lines.append(f"Apply of {a['n']} new deployments (work requests take {a['work_request_seconds']} s)")
-        lines.append(
-            f"  mdr {a['mdr']['seconds']:.1f} s, sequential create-and-wait "
-            f"{a['sequential']['seconds']:.1f} s: {a['speedup']}x; no-op re-apply: "
-            f"{a['noop_apply_mutating_calls']} mutating calls"
-        )
+    lines = plan_table(results.get("plan") or [])
+    lines += apply_table(results.get("apply") or [])
     if results.get("packaging"):
         lines.append("")
         lines.append("Artifacts (throughput vs plain sha256 of the same bytes, page cache warm)")
@@ -456,7 +246,18 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
-    parser.add_argument("--sizes", help="plan sizes, comma-separated (default 100,1000,5000; quick 100,1000)")
+    parser.add_argument(
+        "--sizes", help="plan sizes, comma-separated (default 100,1000,10000; quick 100,1000)"
+    )
+    parser.add_argument(
+        "--latencies", help="ms injected per call, comma-separated (default 20,150; quick 20)"
+    )
+    parser.add_argument(
+        "--baseline-budget",
+        type=float,
+        default=200,
+        help="skip a plan baseline expected to take longer than this many seconds (default 200)",
+    )
     parser.add_argument("--only", help="comma-separated sections: plan,apply,packaging,controller")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     parser.add_argument(
@@ -465,7 +266,8 @@ def main() -> int:
         help="scratch folder (default bench/.work); packaging writes its zip here, so its disk speed shows",
     )
     args = parser.parse_args()
-    sizes = [int(s) for s in (args.sizes or ("100,1000" if args.quick else "100,1000,5000")).split(",")]
+    sizes = [int(s) for s in (args.sizes or ("100,1000" if args.quick else "100,1000,10000")).split(",")]
+    latencies = [float(x) for x in (args.latencies or ("20" if args.quick else "20,150")).split(",")]
     sections = set((args.only or "plan,apply,packaging,controller").split(","))
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -474,12 +276,13 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "system": platform.platform(),
         },
-        "latency_ms": LATENCY_MS,
+        "latencies_ms": latencies,
         "quick": args.quick,
     }
     out = Path(args.out)
     if args.only and out.exists():  # a partial run updates its sections of the last results
         results = {**json.loads(out.read_text()), **results}
+        results.pop("latency_ms", None)  # from before the latencies were a list
 
     def save() -> None:  # after every section, so a failure later keeps what was measured
         out.write_text(json.dumps(results, indent=2) + "\n")
@@ -488,10 +291,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mdr-bench-", dir=args.workdir) as tmp:
         root = Path(tmp)
         if "plan" in sections:
-            results["plan"] = bench_plan(sizes, root)
+            results["plan"] = bench_plan(sizes, latencies, root, args.baseline_budget)
             save()
         if "apply" in sections:
-            results["apply"] = bench_apply(30 if args.quick else 100, 1.0 if args.quick else 1.5, root)
+            count, wrs = (30, 1.0) if args.quick else (100, 1.5)
+            results["apply"] = [
+                bench_apply(count, wrs, latency, root, tight=index == 0)
+                for index, latency in enumerate(latencies)
+            ]
             save()
         if "packaging" in sections:
             results["packaging"] = bench_packaging([64, 256] if args.quick else [256, 1024], root)

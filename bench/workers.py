@@ -2,7 +2,9 @@
 
 Run by ``bench/run.py``; each worker prints one JSON line: {"seconds": ..., "rss_mb": ..., ...}.
 
-Strategies for planning, all through the very same manifest loading, diff and plan code:
+Strategies for planning, all through the very same manifest loading, diff and plan code (but the floor):
+  floor       the manifests loaded, then the list pages a plan needs fetched one after the other as raw
+              bytes: nothing parsed, diffed or planned
   mdr         paginated list calls (what ``mdr plan`` does)
   sequential  one GetModelDeployment per deployment, one after the other (an ADS script)
   parallel10  one GetModelDeployment per deployment, 10 at a time (Terraform's refresh, -parallelism=10)
@@ -57,7 +59,46 @@ def per_resource_reader(ids: list[str], workers: int) -> LiveReader:
     return read
 
 
+def floor_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """The least a plan can cost: load the manifests, fetch every page it needs in sequence, parse none."""
+    from reconciler.adapters.wire_json import raw_call
+
+    started = time.perf_counter()
+    stack = load_stack(Path(args.stack))
+    loaded = time.perf_counter()
+    assert stack.config is not None
+    compartment = str(stack.config.defaults.compartmentId)
+    calls = 0
+    with open_provider(
+        Target(endpoint=args.endpoint, config_file=args.config_file), "us-ashburn-1"
+    ) as provider:
+        lists = [
+            (provider.data_science, "/modelDeployments"),
+            (provider.data_science, "/models"),
+            (provider.logging, "/logGroups"),
+        ]
+        for client, path in lists:
+            page = None
+            while True:
+                query = {"compartmentId": compartment, "limit": 100, **({"page": page} if page else {})}
+                response = raw_call(client, path, query, "list")
+                calls += 1
+                if not response.has_next_page:
+                    break
+                page = response.next_page
+    finished = time.perf_counter()
+    return {
+        "seconds": finished - started,
+        "load_seconds": loaded - started,
+        "changes": 0,
+        "client_calls": calls,
+        "rss_mb": _rss_mb(),
+    }
+
+
 def plan_worker(args: argparse.Namespace) -> dict[str, Any]:
+    if args.strategy == "floor":
+        return floor_worker(args)
     ids = json.loads(Path(args.ids).read_text()) if args.ids else []
     reader = {
         "mdr": None,
@@ -171,7 +212,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench/workers.py")
     sub = parser.add_subparsers(dest="worker", required=True)
     plan = sub.add_parser("plan")
-    plan.add_argument("--strategy", choices=["mdr", "sequential", "parallel10"], required=True)
+    plan.add_argument("--strategy", choices=["floor", "mdr", "sequential", "parallel10"], required=True)
     plan.add_argument("--stack", required=True)
     plan.add_argument("--ids")
     plan.add_argument("--endpoint", required=True)

@@ -114,6 +114,8 @@ class Cloud(Protocol):
     data_science: Any
     logging: Any
     object_storage: Any
+    #: OCI Vault's Secrets API (GetSecretBundle), for ``secretEnv: {NAME: {fromVault: <secret OCID>}}``
+    secrets: Any
     endpoint: str | None
     region: str | None
     stats: CallStats
@@ -162,12 +164,29 @@ class Provider:
         self.logging = oci.logging.LoggingManagementClient(config, **kwargs)
         self.object_storage = oci.object_storage.ObjectStorageClient(config, **kwargs)
         self.resource_search = oci.resource_search.ResourceSearchClient(config, **kwargs)
+        #: Log Search (SearchLogs) for ``mdr logs``: a deployment's access and predict log entries
+        self.log_search = oci.loggingsearch.LogSearchClient(config, **kwargs)
+        self.secrets = oci.secrets.SecretsClient(config, **kwargs)
+        #: OCI Notifications' data plane (PublishMessage) for the controller's ``oci`` sinks. No SDK retries
+        #: and no breaker: the notifier retries with its own backoff in a thread of its own, and its failures
+        #: must never trip a breaker the reconciling clients share; outside the API budget for the same reason
+        self.notifications = oci.ons.NotificationDataPlaneClient(
+            config,
+            **{
+                **kwargs,
+                "retry_strategy": oci.retry.NoneRetryStrategy(),
+                "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
+                "timeout": (5.0, 10.0),
+            },
+        )
         self.stats = CallStats()
         #: which cloud this is, for the audit log (``Target.label``)
         self.label = f"endpoint:{endpoint}" if endpoint else f"oci:{self.region}"
         self.budget: Any = None
         self._namespace: str | None = None
         self._on_close = on_close
+        #: list pages shared with the other stacks of a fleet (``shared_reads.SharedReads``), or None
+        self.shared_reads: Any = None
 
     def attach_budget(self, budget: Any) -> None:
         """Spend one token per call and let every HTTP answer (retries included) steer the rate."""
@@ -179,7 +198,14 @@ class Provider:
             elif response.status_code < 500:
                 budget.on_success()
 
-        for client in (self.data_science, self.logging, self.object_storage, self.resource_search):
+        for client in (
+            self.data_science,
+            self.logging,
+            self.object_storage,
+            self.resource_search,
+            self.log_search,
+            self.secrets,
+        ):
             client.base_client.session.hooks["response"].append(observe)
 
     def call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -191,6 +217,9 @@ class Provider:
         except oci.exceptions.ServiceError as exc:
             self.stats.record(operation, ok=False)
             raise classify(exc) from None
+        finally:
+            if self.shared_reads is not None:  # a write (even a failed one) drops the shared pages
+                self.shared_reads.after_call(operation)
         self.stats.record(operation, ok=True)
         return response
 

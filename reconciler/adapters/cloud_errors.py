@@ -90,11 +90,20 @@ def cloud_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+#: what a user can do about a service limit or quota that is reached
+LIMIT_HINT = (
+    "; a service limit or quota is reached: free capacity (deactivate or delete "
+    "deployments, use fewer or smaller instances) or ask for a higher limit (Console: Governance, Limits, "
+    "Quotas and Usage)"
+)
+
+
 def describe_cloud_error(exc: BaseException) -> str:
     """One line a user can act on; never the request body (it may hold secret values)."""
     if isinstance(exc, oci.exceptions.ServiceError):
         operation = f" to {exc.operation_name}" if getattr(exc, "operation_name", None) else ""
-        return f"OCI answered {exc.status} {exc.code}{operation}: {exc.message} (opc-request-id {exc.request_id})"
+        line = f"OCI answered {exc.status} {exc.code}{operation}: {exc.message} (opc-request-id {exc.request_id})"
+        return line + (LIMIT_HINT if str(exc.code) in ("LimitExceeded", "QuotaExceeded") else "")
     if isinstance(exc, oci.exceptions.ClientError):
         return f"the OCI configuration is not usable: {exc}"
     return f"cannot reach OCI: {exc}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from reconciler.core.errors import MdrError
 from reconciler.core.from_live import common_project, manifest_from_live, manifest_text, slug, stack_file
 from reconciler.core.manifest import ADOPT_ANNOTATION
 
@@ -59,3 +61,26 @@ def _adopted_in(out: Path) -> dict[str, str]:
         except (OSError, yaml.YAMLError, AttributeError):
             continue  # not ours to understand: left alone
     return found
+
+
+def read_terraform_state(path: Path) -> Any:
+    """A Terraform state file as JSON data; a one-line error naming the file (and the line) when it is not."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MdrError(f"{path}: cannot read it: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MdrError(
+            f"{path}:{exc.lineno}:{exc.colno}: not a Terraform state (JSON expected): {exc.msg}"
+        ) from None
+
+
+def region_of(ocid: str, default: str = "us-ashburn-1") -> str:
+    """The region an OCID names (``ocid1.x.oc1.iad.…`` -> us-ashburn-1), for a new mdr.yaml."""
+    import oci
+
+    parts = ocid.split(".")
+    key = parts[3] if len(parts) > 4 else ""
+    return str(oci.regions.REGIONS_SHORT_NAMES.get(key, key if key in oci.regions.REGIONS else default))

@@ -3,10 +3,15 @@
 List summaries carry the whole deployment configuration, so there is no per-resource GET: a stack of N
 deployments costs ceil(N/100) list calls per resource type per compartment, plus one ``list_logs`` per log
 group the stack uses. Ownership is decided client-side from freeform tags (``reconciler.core.live``).
+
+Pages are read as plain JSON (``wire_json``): no SDK model objects, the next page fetched while one is
+parsed, and each page dropped once its items are in the state, so memory grows with the stack, not with it
+twice.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,6 +19,8 @@ from typing import Any
 import oci
 
 from reconciler.adapters.cloud_errors import BadRequest, NotAuthorized, NotFound
+from reconciler.adapters.live_groups import read_model_groups
+from reconciler.adapters.wire_json import list_pages, raw_call
 from reconciler.core.canonical import TAG_STACK
 from reconciler.core.live import (
     LOGGING_GONE,
@@ -27,8 +34,28 @@ from reconciler.core.live import (
 
 
 def wire_of(item: Any) -> dict[str, Any]:
+    """An SDK model object as the snake_case dict the list readers yield (for GETs and other callers)."""
     data = oci.util.to_dict(item)
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+
+def deployment_pages(provider: Any, compartment: str) -> Any:
+    """ListModelDeployments of one compartment, page by page, as wire dicts (see ``wire_json``)."""
+    return list_pages(
+        provider,
+        "ListModelDeployments",
+        provider.data_science,
+        "/modelDeployments",
+        "list[ModelDeploymentSummary]",
+        {"compartmentId": compartment},
+    )
+
+
+def _items(provider: Any, operation: str, client: Any, path: str, item_type: str, **params: str) -> Any:
+    """Every item of a list call, as wire dicts; ``logGroupId`` is a path parameter, the rest query."""
+    path_params = {"logGroupId": params.pop("logGroupId")} if "logGroupId" in params else None
+    for page in list_pages(provider, operation, client, path, item_type, params, path_params):
+        yield from page
 
 
 def read_live(
@@ -44,7 +71,6 @@ def read_live(
     are listed even when another stack or a person owns the group, so that an existing log is reused
     instead of duplicated (a group given by id may live in a compartment no manifest names).
     """
-    ds = provider.data_science
     state = LiveState(stack)
     compartments = sorted(set(compartments))
     # deployment pages must be read one after the other; models and logs are read meanwhile (they fill
@@ -54,9 +80,11 @@ def read_live(
             read_models_and_logs, provider, state, compartments, log_group_names, set(log_group_ids)
         )
         for compartment in compartments:
-            for item in provider.list_all("ListModelDeployments", ds.list_model_deployments, compartment):
-                add_deployment(state, wire_of(item))
+            for page in deployment_pages(provider, compartment):
+                for wire in page:
+                    add_deployment(state, wire)
         others.result()
+    read_model_groups(provider, state, compartments)  # only when a deployment serves one
     state.api_calls = provider.stats.snapshot()
     return state
 
@@ -72,14 +100,22 @@ def read_models_and_logs(
     stack = state.stack
     ids = log_group_ids or set()
     for compartment in sorted(set(compartments)):
-        for item in provider.list_all("ListModels", provider.data_science.list_models, compartment):
-            wire = wire_of(item)
+        ds = provider.data_science
+        for wire in _items(
+            provider, "ListModels", ds, "/models", "list[ModelSummary]", compartmentId=compartment
+        ):
             owned = Owned.from_tags(wire.get("freeform_tags"), stack)
             if owned.key and wire.get("lifecycle_state") != "DELETED":
                 state.models.append(LiveModel(wire["id"], owned.key, wire))
-        groups = provider.list_all("ListLogGroups", provider.logging.list_log_groups, compartment)
-        for item in groups:
-            wire = wire_of(item)
+        groups = _items(
+            provider,
+            "ListLogGroups",
+            provider.logging,
+            "/logGroups",
+            "list[LogGroupSummary]",
+            compartmentId=compartment,
+        )
+        for wire in groups:
             owned = Owned.from_tags(wire.get("freeform_tags"), stack)
             if (
                 owned.key is None
@@ -101,8 +137,15 @@ def read_models_and_logs(
 
 
 def _read_logs(provider: Any, state: LiveState, group_id: str) -> None:
-    for log_item in provider.list_all("ListLogs", provider.logging.list_logs, group_id):
-        log_wire = wire_of(log_item)
+    logs = _items(
+        provider,
+        "ListLogs",
+        provider.logging,
+        "/logGroups/{logGroupId}/logs",
+        "list[LogSummary]",
+        logGroupId=group_id,
+    )
+    for log_wire in logs:
         if log_wire.get("lifecycle_state") in LOGGING_GONE:
             continue
         owned = Owned.from_tags(log_wire.get("freeform_tags"), state.stack)
@@ -116,21 +159,34 @@ def searched_compartments(provider: Any, stack: str) -> set[str]:
 
     What a moved deployment needs when no local record says where it went (a new CI runner). A tenancy
     that does not allow the search (IAM) or a service without it answers nothing: the plan then reads the
-    compartments it knows, as before.
+    compartments it knows, as before. The answer names every resource of the stack (1,000 a page), so its
+    pages are read as plain JSON and only each item's compartment is kept.
     """
     details = oci.resource_search.models.StructuredSearchDetails(
         type="Structured",
         query=f"query all resources where (freeformTags.key = '{TAG_STACK}' && freeformTags.value = '{stack}')",
     )
+    client = provider.resource_search
     found: set[str] = set()
     page: str | None = None
     try:
-        while True:  # the answer is a collection with .items, so not list_all's shape
-            extra = {"page": page} if page else {}
+        while True:  # the answer is a collection with .items, so not list_pages' shape
+            query = {"limit": 1000, **({"page": page} if page else {})}
             response = provider.call(
-                "SearchResources", provider.resource_search.search_resources, details, limit=1000, **extra
+                "SearchResources",
+                raw_call,
+                client,
+                "/resources",
+                query,
+                "search_resources",
+                None,
+                "POST",
+                details,
             )
-            found |= {str(i.compartment_id) for i in response.data.items or [] if i.compartment_id}
+            items = (json.loads(response.data) if response.data else {}).get("items") or []
+            found |= {
+                str(i["compartmentId"]) for i in items if isinstance(i, dict) and i.get("compartmentId")
+            }
             if not response.has_next_page:
                 return found
             page = response.next_page

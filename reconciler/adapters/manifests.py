@@ -11,9 +11,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from reconciler.adapters.manifest_cache import MANIFESTS
 from reconciler.core.document import MAX_FILE_BYTES, Document, parse_documents
 from reconciler.core.errors import Issue
-from reconciler.core.manifest import ModelDeploymentManifest, StackConfig
+from reconciler.core.manifest import KIND_MODEL_DEPLOYMENT, StackConfig
+from reconciler.core.overlay import KIND_PATCH, apply_patches, is_patch
 from reconciler.core.stack import STACK_FILE, Stack, add_document, validate_model
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -99,7 +101,7 @@ def load_file(path: Path, variables: Mapping[str, str] | None = None) -> tuple[l
         ]
     except OSError as exc:
         return [], [Issue(file, 0, 0, "", f"cannot read file: {exc.strerror or exc}")]
-    return parse_documents(text, file, variables)
+    return MANIFESTS.parse(raw, text, file, variables, parse_documents)
 
 
 def load_stack_config(root: Path) -> tuple[StackConfig | None, Document | None, list[Issue]]:
@@ -125,7 +127,35 @@ def load_stack(path: Path) -> Stack:
     # Without a valid stack file, ${VAR}s and defaults are unknown: manifests are checked for everything
     # else, instead of burying the stack file's own error under one consequence per manifest
     variables = config.vars if config else None
+    documents = _tree_documents(root, variables, stack)
+    roots = [root.resolve()]
+    if config is not None and config.base is not None:
+        base_root = Path(os.path.normpath(root / config.base))
+        problem = _base_problem(root, base_root)
+        if problem:
+            stack.issues.append(Issue(str(root / STACK_FILE), 1, 1, "base", problem))
+        else:
+            roots.append(base_root.resolve())
+            documents = _with_base(base_root, documents, variables, stack)
+    else:
+        for document in filter(is_patch, documents):
+            stack.issues.append(
+                document.issue(
+                    ("kind",), f"a {KIND_PATCH} needs an environment overlay: set base: in {STACK_FILE}"
+                )
+            )
+        documents = [d for d in documents if not is_patch(d)]
     first_seen: dict[str, Document] = {}
+    for document in documents:
+        add_document(stack, document, config, first_seen, _artifact_file)
+    _contain_artifacts(stack, roots)
+    MANIFESTS.save()  # what was parsed is not parsed again next time (manifest_cache)
+    return stack
+
+
+def _tree_documents(root: Path, variables: Mapping[str, str] | None, stack: Stack) -> list[Document]:
+    """Every document of the tree's manifest files, in a stable order; problems go to ``stack.issues``."""
+    documents: list[Document] = []
     files, scan_issues = scan_tree(root)
     stack.issues.extend(scan_issues)
     for file in files:
@@ -137,48 +167,89 @@ def load_stack(path: Path) -> Stack:
                 Issue(str(file), 0, 0, "", f"{STACK_FILE} is only allowed at the tree's root")
             )
             continue
-        documents, file_issues = load_file(file, variables)
+        file_documents, file_issues = load_file(file, variables)
         stack.issues.extend(file_issues)
-        if not documents and not file_issues:
+        if not file_documents and not file_issues:
             # an editor that truncates before writing shows this state for a moment: never a removal
             stack.issues.append(Issue(str(file), 1, 1, "", "file holds no manifest; delete it or add one"))
-        for document in documents:
-            add_document(stack, document, config, first_seen, _artifact_file)
-    _contain_artifacts(stack)
-    return stack
+        documents.extend(file_documents)
+    return documents
 
 
-def _contain_artifacts(stack: Stack) -> None:
+def _base_problem(root: Path, base_root: Path) -> str | None:
+    """Why ``base:`` cannot be used, or None. The base and the overlay must be apart: one inside the other
+    would read the same files twice."""
+    if not base_root.is_dir():
+        return f"base folder {base_root} does not exist (base is relative to {STACK_FILE})"
+    base, overlay = base_root.resolve(), root.resolve()
+    if base == overlay or base.is_relative_to(overlay) or overlay.is_relative_to(base):
+        return f"base folder {base_root} must lie beside this tree, not inside it nor around it"
+    if (base_root / STACK_FILE).exists():
+        return f"base folder {base_root} holds a {STACK_FILE}; a base is a folder of deployments, not a stack"
+    return None
+
+
+def _with_base(
+    base_root: Path, documents: list[Document], variables: Mapping[str, str] | None, stack: Stack
+) -> list[Document]:
+    """The base's documents with this tree's patches merged in, then this tree's own deployments."""
+    base_documents = _tree_documents(base_root, variables, stack)
+    if not any(
+        isinstance(d.data, dict) and d.data.get("kind") == KIND_MODEL_DEPLOYMENT for d in base_documents
+    ):
+        stack.issues.append(Issue(str(base_root), 0, 0, "", "base folder holds no ModelDeployment"))
+    for document in filter(is_patch, base_documents):
+        stack.issues.append(
+            document.issue(("kind",), f"a {KIND_PATCH} belongs in an overlay, not in the base")
+        )
+    overlay = apply_patches(
+        [d for d in base_documents if not is_patch(d)], [d for d in documents if is_patch(d)]
+    )
+    stack.issues.extend(overlay.issues)
+    stack.invalid_names.update(overlay.invalid_names)
+    merged = [d for d in overlay.documents if _name_of(d) not in overlay.invalid_names]
+    return merged + [d for d in documents if not is_patch(d)]
+
+
+def _name_of(document: Document) -> str | None:
+    data = document.data
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _contain_artifacts(stack: Stack, roots: list[Path]) -> None:
     """Refuse local artifacts that resolve (symlinks included) outside the stack's root.
 
     A pull request could otherwise package a CI runner's files (``../../.ssh``) into a model artifact and
     upload them: the class of Argo CD's CVE-2022-24348.
     """
     root = stack.root.resolve()
-    for deployment in list(stack.deployments):
-        path = deployment.artifact_path()
-        if path is None or path.resolve().is_relative_to(root):
+    for artifact in list(stack.artifacts):  # those of invalid manifests too: validate reports every fault
+        path = artifact.path
+        if any(path.resolve().is_relative_to(r) for r in roots):
             continue
         stack.issues.append(
-            deployment.document.issue(
-                ("spec", "model", "artifact"),
+            artifact.document.issue(
+                artifact.field,
                 f"artifact resolves to {path.resolve()}, outside the stack's folder {root}; "
                 "artifacts must live inside the manifest tree",
             )
         )
-        stack.deployments.remove(deployment)
-        stack.invalid_names.add(deployment.name)
+        stack.artifacts.remove(artifact)  # never read
+        for deployment in [d for d in stack.deployments if d.document is artifact.document]:
+            stack.deployments.remove(deployment)
+            stack.invalid_names.add(deployment.name)
 
 
-def _artifact_file(manifest: ModelDeploymentManifest, document: Document) -> Path | None:
+def _artifact_file(artifact: str, document: Document) -> Path | None:
     """The local artifact (folder or .zip), resolved against the manifest's folder; None otherwise.
 
     Kept relative to the working directory when it lies below it, so that a saved plan travels with the
     checkout and applies from another runner's clone.
     """
-    artifact = manifest.spec.model.artifact
-    if artifact is None or artifact.startswith("oci://"):
+    if artifact.startswith("oci://"):
         return None
-    path = (Path(document.file).parent / artifact).resolve()
+    path = (Path(document.file_of(("spec", "model", "artifact"))).parent / artifact).resolve()
     relative = os.path.relpath(path)
     return Path(relative) if not relative.startswith("..") else path

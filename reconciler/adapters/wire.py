@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import oci
 from oci.data_science import models as ds
 
-from reconciler.core.canonical import (
-    AUTO_TAG_NAMESPACES,
-    DEFAULT_COOL_DOWN_SECONDS,
-    is_ref,
-    user_defined_tags,
-)
+from reconciler.core.canonical import AUTO_TAG_NAMESPACES, is_ref, user_defined_tags
+from reconciler.core.canonical_scaling import CUSTOM, DEFAULT_COOL_DOWN_SECONDS, METRIC_TYPES
 
 #: Canonical top-level sections -> which part of the request body carries them.
 SECTION_NAME = "name"
@@ -70,36 +67,50 @@ def instance_configuration(infra: Mapping[str, Any]) -> ds.InstanceConfiguration
     shape_config = None
     if infra.get("ocpus") is not None or infra.get("memoryInGBs") is not None:
         shape_config = ds.ModelDeploymentInstanceShapeConfigDetails(
-            ocpus=infra.get("ocpus"), memory_in_gbs=infra.get("memoryInGBs")
+            ocpus=infra.get("ocpus"),
+            memory_in_gbs=infra.get("memoryInGBs"),
+            cpu_baseline=infra.get("cpuBaseline"),
         )
     return ds.InstanceConfiguration(
         instance_shape_name=infra["shape"],
         model_deployment_instance_shape_config_details=shape_config,
         subnet_id=infra.get("subnetId"),
         private_endpoint_id=infra.get("privateEndpointId"),
+        network_access_type=infra.get("networkAccessType"),
+        capacity_reservation_ids=list(infra.get("capacityReservationIds") or []) or None,
     )
+
+
+def _scaling_step(step: Mapping[str, Any]) -> Any:
+    common = {
+        "pending_duration": step.get("pendingDuration"),
+        "instance_count_adjustment": step.get("instanceCountAdjustment"),
+    }
+    if "query" in step:
+        return ds.CustomExpressionQueryScalingConfiguration(query=step["query"], **common)
+    return ds.PredefinedExpressionThresholdScalingConfiguration(threshold=step["threshold"], **common)
+
+
+def _scaling_rule(key: str, rule: Mapping[str, Any]) -> ds.MetricExpressionRule:
+    steps = {
+        "scale_in_configuration": _scaling_step(rule["scaleIn"]),
+        "scale_out_configuration": _scaling_step(rule["scaleOut"]),
+    }
+    if key.startswith(CUSTOM):
+        return ds.CustomMetricExpressionRule(**steps)
+    return ds.PredefinedMetricExpressionRule(metric_type=METRIC_TYPES[key], **steps)
 
 
 def scaling_policy(infra: Mapping[str, Any]) -> ds.ScalingPolicy:
     auto = infra.get("autoscaling")
     if not auto:
         return ds.FixedSizeScalingPolicy(instance_count=infra.get("replicas") or 1)
-    metric = "CPU_UTILIZATION" if auto["metric"] == "CPU" else "MEMORY_UTILIZATION"
-    rule = ds.PredefinedMetricExpressionRule(
-        metric_type=metric,
-        scale_in_configuration=ds.PredefinedExpressionThresholdScalingConfiguration(
-            threshold=auto["scaleInThreshold"], pending_duration="PT5M", instance_count_adjustment=1
-        ),
-        scale_out_configuration=ds.PredefinedExpressionThresholdScalingConfiguration(
-            threshold=auto["scaleOutThreshold"], pending_duration="PT3M", instance_count_adjustment=1
-        ),
-    )
     return ds.AutoScalingPolicy(
         cool_down_in_seconds=auto.get("coolDownSeconds") or DEFAULT_COOL_DOWN_SECONDS,
-        is_enabled=True,
+        is_enabled=auto.get("enabled", True) is not False,
         auto_scaling_policies=[
             ds.ThresholdBasedAutoScalingPolicyDetails(
-                rules=[rule],
+                rules=[_scaling_rule(key, rule) for key, rule in auto["rules"].items()],
                 minimum_instance_count=auto["min"],
                 maximum_instance_count=auto["max"],
                 initial_instance_count=auto["initial"],
@@ -134,6 +145,15 @@ def environment(
             server_port=runtime.get("serverPort"),
             health_check_port=runtime.get("healthCheckPort"),
             environment_variables=variables,
+            image_signature_id=runtime.get("imageSignatureId"),
+            predict_api_specification=runtime.get("predictApiSpecification"),
+            custom_http_endpoints=[
+                ds.InferenceHttpEndpoint(
+                    endpoint_uri_suffix=e["endpointUriSuffix"], http_methods=list(e["httpMethods"])
+                )
+                for e in runtime.get("customHttpEndpoints") or []
+            ]
+            or None,
         )
     default_cls = (
         ds.UpdateDefaultModelDeploymentEnvironmentConfigurationDetails
@@ -165,6 +185,7 @@ def create_deployment_details(
     infra = canonical["infrastructure"]
     model_config = ds.ModelConfigurationDetails(
         model_id=_check(canonical["model"]["id"], "model.id"),
+        model_artifact_signature_id=canonical["model"].get("artifactSignatureId"),
         instance_configuration=instance_configuration(infra),
         scaling_policy=scaling_policy(infra),
         bandwidth_mbps=infra.get("bandwidthMbps"),
@@ -215,6 +236,9 @@ def update_deployment_details(
     config = None
     if sections & config_sections:
         model_config = ds.UpdateModelConfigurationDetails(model_id=model_id)
+        if SECTION_MODEL in sections:  # null, not left out, when it goes: a left-out field is kept
+            signature = canonical["model"].get("artifactSignatureId")
+            model_config.model_artifact_signature_id = signature or oci.util.NONE_SENTINEL
         if SECTION_INSTANCE in sections:
             model_config.instance_configuration = instance_configuration(infra)
         if SECTION_SCALING in sections:

@@ -103,12 +103,15 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
 def add_apply_options(parser: argparse.ArgumentParser, lock_timeout: bool = True) -> None:
     """``lock_timeout`` is False for the controller: it waits for the lock as a standby, for as long as it takes."""
     group = parser.add_argument_group("apply")
-    group.add_argument("--concurrency", type=int, default=8, help="changes applied at once (default 8)")
+    group.add_argument(
+        "--concurrency", type=int, default=64, help="changes applied at once, at most (default 64)"
+    )
     group.add_argument(
         "--per-compartment",
         type=int,
-        default=8,
-        help="changes at once per compartment (default 8; lower it for compartments shared with others)",
+        default=32,
+        help="changes at once per compartment, at most: each starts at 8 and grows while the service "
+        "accepts work, halved when it throttles (default 32; lower it for compartments shared with others)",
     )
     group.add_argument(
         "--timeout", type=float, default=1800, help="seconds to wait for one operation (default 1800)"

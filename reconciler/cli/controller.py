@@ -13,14 +13,16 @@ from reconciler.cli.common import (
     target_from_args,
 )
 from reconciler.core.errors import MdrError
+from reconciler.engine.apply import ApplyOptions
 
 
 def cmd_controller(args: argparse.Namespace) -> int:
     import logging
 
     from reconciler.engine.controller import (
-        Controller,
+        ApiSecrets,
         ControllerConfig,
+        ControllerHost,
         configure_logging,
         parse_duration,
         parse_listen,
@@ -40,18 +42,41 @@ def cmd_controller(args: argparse.Namespace) -> int:
         listen=parse_listen(args.listen) if args.listen else None,
         budget_rate=args.api_rate,
         prune_settle=parse_duration(args.prune_settle),
+        shard_bucket=args.shard_bucket,
+        shard_ttl=_shard_ttl(args.shard_ttl),
     )
     progress_log = logging.getLogger("mdr.apply")
-    options = apply_options(args)
-    options.progress = progress_log.info
-    controller = Controller(config, target_from_args(args), options)
-    controller.install_signal_handlers()
-    return controller.run()
+
+    def options() -> ApplyOptions:  # one per stack: each controller arms its own abort, fence and events
+        made = apply_options(args)
+        made.progress = progress_log.info
+        return made
+
+    host = ControllerHost(config, target_from_args(args), options, ApiSecrets.from_env())
+    host.install_signal_handlers()
+    return host.run()
+
+
+def _shard_ttl(text: str) -> float:
+    from reconciler.engine.controller import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds < 5:
+        raise MdrError(f"--shard-ttl {text}: at least 5s (replicas renew their leases every third of it)")
+    return seconds
 
 
 def register(sub: Subparsers) -> None:
-    p = sub.add_parser("controller", help="reconcile continuously from a folder or a git branch")
-    p.add_argument("path", nargs="?", help="manifest tree; with --git-url, the tree's folder inside the repo")
+    p = sub.add_parser(
+        "controller",
+        help="reconcile continuously every stack of a folder or a git branch (one stack or many)",
+    )
+    p.add_argument(
+        "path",
+        nargs="?",
+        help="a stack's folder, or a tree of stacks (every folder with an mdr.yaml); with --git-url, "
+        "that folder inside the repo",
+    )
     p.add_argument(
         "--interval", default="5m", help="drift resync period, e.g. 30s, 5m (default 5m, +-10%% jitter)"
     )
@@ -69,6 +94,14 @@ def register(sub: Subparsers) -> None:
         default="10s",
         help="run a prune only when tree reads this far apart agree on it (default 10s): an editor's "
         "truncate-then-write save never deletes anything",
+    )
+    p.add_argument(
+        "--shard-bucket",
+        help="a tree of stacks: share them among the replicas given the same bucket (per-stack leases, "
+        "a heartbeat per replica); each serves its even share, a dead one's stacks move within --shard-ttl",
+    )
+    p.add_argument(
+        "--shard-ttl", default="30s", help="how long a silent replica keeps its stacks (default 30s)"
     )
     add_apply_options(p, lock_timeout=False)
     add_target_options(p)

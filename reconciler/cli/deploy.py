@@ -43,6 +43,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    from reconciler.cli.progress import live_progress
     from reconciler.engine.workflows import ApplyRequest, apply_saved_plan, apply_tree, report
 
     path = Path(args.path)
@@ -54,18 +55,22 @@ def cmd_apply(args: argparse.Namespace) -> int:
         from reconciler.adapters.planfile import read_plan
 
         saved = read_plan(path)
-        with open_provider(target_from_args(args), saved.region) as provider:
-            result = apply_saved_plan(path, provider, args.lock_timeout, apply_options(args))
+        with (
+            open_provider(target_from_args(args), saved.region) as provider,
+            live_progress(apply_options(args)) as options,
+        ):
+            result = apply_saved_plan(path, provider, args.lock_timeout, options)
     else:
-        request = ApplyRequest(
-            path=path,
-            auto_approve=args.auto_approve,
-            prune=args.prune or None,
-            allow_deletes=args.allow_deletes,
-            lock_timeout=args.lock_timeout,
-            options=apply_options(args),
-        )
-        _plan, maybe = apply_tree(request, provider_factory(args), confirm)
+        with live_progress(apply_options(args)) as options:
+            request = ApplyRequest(
+                path=path,
+                auto_approve=args.auto_approve,
+                prune=args.prune or None,
+                allow_deletes=args.allow_deletes,
+                lock_timeout=args.lock_timeout,
+                options=options,
+            )
+            _plan, maybe = apply_tree(request, provider_factory(args), confirm)
         if maybe is None:
             return EXIT_OK
         result = maybe

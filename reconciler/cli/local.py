@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from reconciler.emulator.cli import add_arguments
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """Apply a stack to the embedded emulator, call one deployment's predict URL, then plan again."""
     from reconciler.adapters.journal import state_dir
+    from reconciler.cli.progress import live_progress
     from reconciler.core.render import render
     from reconciler.engine.predict import parse_payload, predict
     from reconciler.engine.workflows import ApplyRequest, apply_tree, compute_plan, load_valid_stack, report
@@ -51,8 +53,9 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     print(
         f"== 1/3 mdr apply {args.path} (embedded OCI emulator, state in {state_dir() / 'local'}/)", flush=True
     )
-    request = ApplyRequest(path=Path(args.path), auto_approve=True, options=apply_options(args))
-    _plan, result = apply_tree(request, provider_factory(args), confirm)
+    with live_progress(apply_options(args)) as options:
+        request = ApplyRequest(path=Path(args.path), auto_approve=True, options=options)
+        _plan, result = apply_tree(request, provider_factory(args), confirm)
     if result is not None:
         report(result, sys.stdout)
         if not result.ok:
@@ -63,7 +66,26 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         print(f"\n== 3/3 mdr plan {args.path}", flush=True)
         plan = compute_plan(stack, provider).plan
     sys.stdout.write(render(plan, "text", sys.stdout))
+    print(_dashboard_hint(args))
     return EXIT_OK if not plan.has_changes else EXIT_ERROR
+
+
+#: where the quickstart suggests serving the dashboard (loopback only: it is a local look)
+DASHBOARD_LISTEN = "127.0.0.1:9000"
+
+
+def _dashboard_hint(args: argparse.Namespace) -> str:
+    """How to see the same stack in the controller's web dashboard, on the same target as this run."""
+    target = ["--endpoint", args.endpoint] if args.endpoint else ["--local"]
+    if args.endpoint and args.config_file:
+        target += ["--config-file", args.config_file]
+    command = shlex.join(["mdr", "controller", args.path, *target, "--listen", DASHBOARD_LISTEN])
+    return (
+        "\n== next: watch it in the dashboard\n"
+        f"  {command}\n"
+        f"then open http://{DASHBOARD_LISTEN}/ (sync, health, drift, the pending diff, history and predict\n"
+        "URLs; the controller keeps the stack in line with the manifests until Ctrl-C)."
+    )
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:

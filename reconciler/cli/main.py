@@ -13,11 +13,22 @@ from collections.abc import Sequence
 
 from reconciler import __version__
 from reconciler.adapters.cloud_errors import cloud_errors, describe_cloud_error
-from reconciler.cli import authoring, controller, deploy, importing, local, operate
+from reconciler.cli import (
+    authoring,
+    controller,
+    deploy,
+    doctor,
+    environments,
+    importing,
+    local,
+    logs,
+    operate,
+    sync,
+)
 from reconciler.cli.common import EXIT_ERROR, Handler, print_issues
 from reconciler.core.errors import MdrError, ValidationFailed, one_line
 
-COMMAND_GROUPS = (authoring, deploy, operate, controller, importing, local)
+COMMAND_GROUPS = (authoring, deploy, environments, operate, logs, doctor, controller, sync, importing, local)
 
 
 def build_parser() -> argparse.ArgumentParser:

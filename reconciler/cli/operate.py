@@ -41,7 +41,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps([s.to_dict() for s in statuses], indent=2))
     else:
         sys.stdout.write(render_statuses(statuses))
+        if args.local and any(s.url for s in statuses):
+            sys.stdout.write(LOCAL_URLS_NOTE.format(path=args.path))
     return EXIT_OK
+
+
+#: the embedded emulator serves its URLs only while the mdr command that started it runs
+LOCAL_URLS_NOTE = """
+note: with --local these URLs are temporary. The embedded emulator served them only while this
+command ran; the next --local command serves the deployments on another port. To call one:
+  mdr predict {path} NAME --local --data '{{"your": "input"}}'
+For URLs that stay up, run `mdr emulator` in another terminal and use the --endpoint and
+--config-file it prints instead of --local.
+"""
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -66,11 +78,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from reconciler.cli.progress import live_progress
     from reconciler.engine.rollback import rollback
 
-    return rollback(
-        Path(args.path), args.name, args.to, provider_factory(args), args.lock_timeout, apply_options(args)
-    )
+    with live_progress(apply_options(args)) as options:
+        return rollback(
+            Path(args.path), args.name, args.to, provider_factory(args), args.lock_timeout, options
+        )
 
 
 def cmd_unlock(args: argparse.Namespace) -> int:
@@ -88,15 +102,31 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from reconciler.engine.predict import parse_payload, predict
+    from reconciler.engine.predict import payload_from_options, predict_raw, predict_stream
     from reconciler.engine.workflows import load_valid_stack
 
+    payload = payload_from_options(args.data, args.data_file, args.content_type)
     stack = load_valid_stack(Path(args.path))
     assert stack.config is not None
-    payload = parse_payload(args.data)
+    out = sys.stdout.buffer
     with open_provider(target_from_args(args), stack.config.region) as provider:
-        result = predict(stack, args.name, payload, provider)
-    print(json.dumps(result, indent=2))
+        if args.stream:
+            last = b"\n"
+            for chunk in predict_stream(stack, args.name, payload, provider):
+                out.write(chunk)
+                out.flush()  # each chunk as it arrives, not when the answer ends
+                last = chunk
+            if not last.endswith(b"\n") and sys.stdout.isatty():
+                out.write(b"\n")
+            return EXIT_OK
+        answer = predict_raw(stack, args.name, payload, provider)
+    value = answer.value()
+    if isinstance(value, bytes):
+        out.write(value)  # binary answers as they are (redirect them to a file)
+    elif isinstance(value, str):
+        print(value)
+    else:
+        print(json.dumps(value, indent=2))
     return EXIT_OK
 
 
@@ -118,7 +148,18 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser("predict", help="call a deployment's /predict endpoint (signed) and print the answer")
     p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
     p.add_argument("name", help="deployment name (metadata.name)")
-    p.add_argument("--data", required=True, help="request JSON, or @file.json")
+    p.add_argument("--data", metavar="JSON", help="request JSON, or @file.json (sent as application/json)")
+    p.add_argument("--data-file", metavar="FILE", help="send this file's bytes as the request body")
+    p.add_argument(
+        "--content-type",
+        metavar="TYPE",
+        help="content type of --data-file (default: guessed from its name, else application/octet-stream)",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="call /predictWithResponseStream and print the answer as it arrives",
+    )
     add_target_options(p)
     p.set_defaults(handler=cmd_predict)
 

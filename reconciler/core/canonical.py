@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.canonical_scaling import autoscaling_from_manifest, autoscaling_from_wire
 from reconciler.core.manifest import (
     CondaRuntime,
     ContainerRuntime,
@@ -42,7 +43,8 @@ AUTO_TAG_NAMESPACES = frozenset({"Oracle-Tags", "Oracle-Recommended-Tags"})
 
 DEFAULT_BANDWIDTH_MBPS = 10
 DEFAULT_SERVER_PORT = 8080
-DEFAULT_COOL_DOWN_SECONDS = 300
+#: what the service does for a Flex shape given no cpuBaseline (not burstable)
+DEFAULT_CPU_BASELINE = "BASELINE_1_1"
 UNKNOWN_SECRET = "(unknown)"
 #: Placeholder for a value that only exists after apply (e.g. the OCID of a model still to be created).
 REF_PREFIX = "ref:"
@@ -89,33 +91,39 @@ def _num(value: Any) -> float | None:
 # --- desired ------------------------------------------------------------------------------------------
 
 
+def network_access(network_access_type: str | None, subnet_id: str | None) -> str:
+    """The network access a deployment has, written or not: custom with a subnet, else the service's
+    managed network with internet access (what "default networking" has always been)."""
+    if network_access_type:
+        return network_access_type
+    return "CUSTOM_NETWORKING" if subnet_id else "MANAGED_NETWORKING_INTERNET_ACCESS"
+
+
+def cpu_baseline(value: str | None, shape: str | None) -> str | None:
+    """A Flex shape without a baseline runs whole OCPUs; other shapes have none."""
+    if value:
+        return value
+    return DEFAULT_CPU_BASELINE if str(shape or "").endswith(".Flex") else None
+
+
 def infrastructure_from_manifest(infra: Infrastructure) -> dict[str, Any]:
     scaling: dict[str, Any]
     if infra.autoscaling is not None:
-        a = infra.autoscaling
-        scaling = {
-            "autoscaling": {
-                "min": a.min,
-                "max": a.max,
-                "initial": a.initial if a.initial is not None else a.min,
-                "metric": a.metric,
-                "scaleInThreshold": a.scaleInThreshold,
-                "scaleOutThreshold": a.scaleOutThreshold,
-                "coolDownSeconds": a.coolDownSeconds,
-            },
-            "replicas": None,
-        }
+        scaling = {"autoscaling": autoscaling_from_manifest(infra.autoscaling), "replicas": None}
     else:
         scaling = {"autoscaling": None, "replicas": infra.replicas or 1}
     return {
         "shape": infra.shape,
         "ocpus": _num(infra.ocpus),
         "memoryInGBs": _num(infra.memoryInGBs),
+        "cpuBaseline": cpu_baseline(infra.cpuBaseline, infra.shape),
         **scaling,
         "bandwidthMbps": infra.bandwidthMbps,
         "maximumBandwidthMbps": infra.maximumBandwidthMbps,
         "subnetId": infra.subnetId,
         "privateEndpointId": infra.privateEndpointId,
+        "networkAccessType": network_access(infra.networkAccessType, infra.subnetId),
+        "capacityReservationIds": list(infra.capacityReservationIds),
     }
 
 
@@ -138,6 +146,9 @@ def runtime_from_manifest(
             entrypoint=list(runtime.entrypoint),
             serverPort=runtime.serverPort,
             healthCheckPort=runtime.healthCheckPort or runtime.serverPort,
+            imageSignatureId=runtime.imageSignatureId,
+            predictApiSpecification=runtime.predictApiSpecification,
+            customHttpEndpoints=[e.model_dump() for e in runtime.customHttpEndpoints],
         )
     return out
 
@@ -160,7 +171,10 @@ def deployment_from_manifest(
         "compartmentId": compartment_id,
         "projectId": project_id,
         "state": spec.state,
-        "model": {"id": model_id},
+        "model": {
+            "id": model_id,
+            "artifactSignatureId": spec.model.artifactSignatureId if spec.model else None,
+        },
         "infrastructure": infrastructure_from_manifest(spec.infrastructure),
         "runtime": runtime_from_manifest(spec.runtime, secret_values, salt),
         "logging": logging,
@@ -172,32 +186,6 @@ def deployment_from_manifest(
 # --- live ---------------------------------------------------------------------------------------------
 
 
-def _autoscaling_from_wire(policy: Mapping[str, Any]) -> dict[str, Any] | None:
-    details = (policy.get("auto_scaling_policies") or [None])[0]
-    if not details:
-        return None
-    rule = next(
-        (
-            r
-            for r in details.get("rules") or []
-            if r.get("metric_expression_rule_type") == "PREDEFINED_EXPRESSION"
-        ),
-        None,
-    )
-    metric = {"CPU_UTILIZATION": "CPU", "MEMORY_UTILIZATION": "MEMORY"}.get(
-        (rule or {}).get("metric_type") or ""
-    )
-    return {
-        "min": details.get("minimum_instance_count"),
-        "max": details.get("maximum_instance_count"),
-        "initial": details.get("initial_instance_count"),
-        "metric": metric,
-        "scaleInThreshold": ((rule or {}).get("scale_in_configuration") or {}).get("threshold"),
-        "scaleOutThreshold": ((rule or {}).get("scale_out_configuration") or {}).get("threshold"),
-        "coolDownSeconds": policy.get("cool_down_in_seconds") or DEFAULT_COOL_DOWN_SECONDS,
-    }
-
-
 def deployment_from_wire(wire: Mapping[str, Any], secret_names: set[str], salt: str) -> dict[str, Any]:
     """Canonical form of a live deployment, from ``oci.util.to_dict`` of a ModelDeployment(Summary).
 
@@ -205,7 +193,11 @@ def deployment_from_wire(wire: Mapping[str, Any], secret_names: set[str], salt: 
     ``mdr-secrets`` tag): their values are replaced by digests here, before anything can print them.
     """
     config = wire.get("model_deployment_configuration_details") or {}
-    model_config = config.get("model_configuration_details") or {}
+    # a MODEL_GROUP deployment keeps instances, scaling and bandwidth under infrastructureConfigurationDetails
+    group = config.get("model_group_configuration_details")
+    model_config = (
+        config.get("model_configuration_details") or config.get("infrastructure_configuration_details") or {}
+    )
     instance = model_config.get("instance_configuration") or {}
     shape_config = instance.get("model_deployment_instance_shape_config_details") or {}
     policy = model_config.get("scaling_policy") or {}
@@ -231,8 +223,17 @@ def deployment_from_wire(wire: Mapping[str, Any], secret_names: set[str], salt: 
             entrypoint=list(environment.get("entrypoint") or []),
             serverPort=server_port,
             healthCheckPort=environment.get("health_check_port") or server_port,
+            imageSignatureId=environment.get("image_signature_id"),
+            predictApiSpecification=environment.get("predict_api_specification"),
+            customHttpEndpoints=[
+                {
+                    "endpointUriSuffix": e.get("endpoint_uri_suffix"),
+                    "httpMethods": list(e.get("http_methods") or []),
+                }
+                for e in environment.get("custom_http_endpoints") or []
+            ],
         )
-    autoscaling = _autoscaling_from_wire(policy) if policy.get("policy_type") == "AUTOSCALING" else None
+    autoscaling = autoscaling_from_wire(policy) if policy.get("policy_type") == "AUTOSCALING" else None
     logs = wire.get("category_log_details") or {}
     logging = {
         category: {"logGroupId": details.get("log_group_id"), "logId": details.get("log_id")}
@@ -245,17 +246,29 @@ def deployment_from_wire(wire: Mapping[str, Any], secret_names: set[str], salt: 
         "compartmentId": wire.get("compartment_id"),
         "projectId": wire.get("project_id"),
         "state": "INACTIVE" if wire.get("lifecycle_state") == "INACTIVE" else "ACTIVE",
-        "model": {"id": model_config.get("model_id")},
+        "model": {
+            "id": model_config.get("model_id"),
+            "artifactSignatureId": model_config.get("model_artifact_signature_id"),
+        }
+        if group is None
+        else {"groupId": group.get("model_group_id"), "groupType": None, "members": None},
         "infrastructure": {
             "shape": instance.get("instance_shape_name"),
             "ocpus": _num(shape_config.get("ocpus")),
             "memoryInGBs": _num(shape_config.get("memory_in_gbs")),
+            "cpuBaseline": cpu_baseline(
+                shape_config.get("cpu_baseline"), instance.get("instance_shape_name")
+            ),
             "autoscaling": autoscaling,
             "replicas": None if autoscaling else (policy.get("instance_count") or 1),
             "bandwidthMbps": model_config.get("bandwidth_mbps") or DEFAULT_BANDWIDTH_MBPS,
             "maximumBandwidthMbps": model_config.get("maximum_bandwidth_mbps"),
             "subnetId": instance.get("subnet_id"),
             "privateEndpointId": instance.get("private_endpoint_id"),
+            "networkAccessType": network_access(
+                instance.get("network_access_type"), instance.get("subnet_id")
+            ),
+            "capacityReservationIds": list(instance.get("capacity_reservation_ids") or []),
         },
         "runtime": runtime,
         "logging": logging or None,

@@ -13,8 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core.canonical import deployment_from_manifest, logging_from_refs, ref, spec_hash
+from reconciler.core.fields import hash_view
 from reconciler.core.live import LiveState
 from reconciler.core.manifest import ADOPT_ANNOTATION, LogGroupRef, LogRef, Policy
+from reconciler.core.model_group_desired import (
+    DesiredMember,
+    DesiredModelGroup,
+    desired_group,
+    group_model_section,
+    member_identity_key,
+    member_model_key,
+    served_group,
+)
+from reconciler.core.model_group_manifest import MemberSpec
 from reconciler.core.stack import LoadedDeployment, Stack
 
 SUSPEND_ANNOTATION = "mdr.io/suspend"
@@ -86,6 +97,10 @@ class DesiredDeployment:
     spec_hash: str = ""
     #: an existing deployment nobody owns that this manifest takes over (the ``mdr.io/adopt`` annotation)
     adopt_id: str | None = None
+    #: env name -> OCI Vault secret OCID read at apply (``secretEnv: {NAME: {fromVault: ...}}``)
+    vault_sources: dict[str, str] = field(default_factory=dict)
+    #: a MODEL_GROUP deployment's update type (``spec.modelGroup.updateType``: ZDT or LIVE)
+    group_update_type: str | None = None
 
 
 @dataclass
@@ -95,6 +110,8 @@ class DesiredState:
     logs: dict[str, DesiredLog] = field(default_factory=dict)
     models: dict[str, DesiredModel] = field(default_factory=dict)
     deployments: dict[str, DesiredDeployment] = field(default_factory=dict)
+    #: the model group each ``spec.modelGroup`` deployment serves, by ``ModelGroup/<name>``
+    model_groups: dict[str, DesiredModelGroup] = field(default_factory=dict)
     #: deployment names that exist in the tree but are invalid: never changed, never pruned
     invalid_names: set[str] = field(default_factory=set)
     complete: bool = True
@@ -142,7 +159,13 @@ def _add_deployment(
     depends: list[str] = []
 
     model_key: str | None = None
-    if spec.model.id is not None:
+    group: DesiredModelGroup | None = None
+    if spec.model is None:
+        group = _add_group(state, loaded, live, identities)
+        model_id = group.reference
+        if group.live_id is None:
+            depends.append(group.change_id)
+    elif spec.model.id is not None:
         model_id = spec.model.id
     else:
         model = _desired_model(loaded, live, identities[name])
@@ -177,6 +200,8 @@ def _add_deployment(
         secret_values=secret_values,
         salt=salt,
     )
+    if group is not None:
+        canonical["model"] = group_model_section(group)
     line, _ = loaded.document.locate(("metadata", "name"))
     state.deployments[loaded.key] = DesiredDeployment(
         key=loaded.key,
@@ -184,26 +209,29 @@ def _add_deployment(
         canonical=canonical,
         policy=spec.policy,
         source=f"{loaded.document.file}:{line}",
-        secret_sources={k: v.fromEnv for k, v in spec.runtime.secretEnv.items()},
+        secret_sources={k: v.fromEnv for k, v in spec.runtime.secretEnv.items() if v.fromEnv},
+        vault_sources={k: v.fromVault for k, v in spec.runtime.secretEnv.items() if v.fromVault},
         suspended=loaded.manifest.metadata.annotations.get(SUSPEND_ANNOTATION, "").lower() == "true",
         adopt_id=loaded.manifest.metadata.annotations.get(ADOPT_ANNOTATION),
         model_key=model_key,
         depends_on=tuple(dict.fromkeys(depends)),
         spec_hash=spec_hash(
             {
-                "spec": spec.model_dump(mode="json"),
+                "spec": hash_view(spec.model_dump(mode="json")),
                 "identity": identities.get(name),
                 "compartmentId": loaded.compartment_id,
                 "projectId": loaded.project_id,
+                **({"group": group.digest} if group is not None else {}),
             }
         ),
+        group_update_type=spec.modelGroup.updateType if spec.modelGroup is not None else None,
     )
 
 
 def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> DesiredModel:
     spec = loaded.manifest.spec
     model = spec.model
-    assert model.artifact is not None
+    assert model is not None and model.artifact is not None
     key = f"Model/{loaded.name}"
     same = sorted(
         (m for m in live.models_by_key().get(key, []) if m.artifact == identity),
@@ -220,6 +248,8 @@ def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> 
         "projectId": loaded.project_id,
         "metadata": metadata,
         "customMetadata": [item.model_dump() for item in model.customMetadata],
+        "versionSet": model.versionSet,
+        "versionLabel": model.versionLabel,
     }
     path = loaded.artifact_path()
     return DesiredModel(
@@ -230,6 +260,68 @@ def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> 
         artifact=model.artifact,
         artifact_path=str(path) if path else None,
         keep=model.keep,
+        details=details,
+        live_id=existing[0].id if existing else None,
+        pending_id=pending[0].id if pending and not existing else None,
+    )
+
+
+def _add_group(
+    state: DesiredState, loaded: LoadedDeployment, live: LiveState, identities: Mapping[str, str]
+) -> DesiredModelGroup:
+    """The models of a group's packaged members (each one a model of its own, as ``spec.model`` makes) and
+    the group holding them."""
+    group = loaded.manifest.spec.modelGroup
+    assert group is not None
+    members: list[DesiredMember] = []
+    for member in group.members:
+        if member.id is not None:
+            members.append(DesiredMember(member.inferenceKey, member.id, member.id))
+            continue
+        identity = identities[member_identity_key(loaded.name, member)]
+        model = _desired_member_model(loaded, member, live, identity, group.keep)
+        state.models[model.key] = model
+        model_id = model.live_id or ref(model.change_id)
+        members.append(DesiredMember(member.inferenceKey, model_id, identity, model.key))
+    placement = {"compartmentId": loaded.compartment_id, "projectId": loaded.project_id}
+    adopt = loaded.manifest.metadata.annotations.get(ADOPT_ANNOTATION)
+    serving = served_group(live, loaded.key, adopt)
+    desired = desired_group(loaded.name, group, tuple(members), placement, live, serving)
+    state.model_groups[desired.key] = desired
+    return desired
+
+
+def _desired_member_model(
+    loaded: LoadedDeployment, member: MemberSpec, live: LiveState, identity: str, keep: int
+) -> DesiredModel:
+    assert member.artifact is not None
+    key = member_model_key(loaded.name, member.inferenceKey)
+    same = sorted(
+        (m for m in live.models_by_key().get(key, []) if m.artifact == identity),
+        key=lambda m: m.time_created,
+        reverse=True,
+    )
+    existing = [m for m in same if m.ready]
+    pending = [m for m in same if m.lifecycle_state == "ACTIVE" and not m.ready]
+    details = {
+        "displayName": member.displayName or f"{loaded.name}-{member.inferenceKey}",
+        "description": member.description,
+        "compartmentId": loaded.compartment_id,
+        "projectId": loaded.project_id,
+        "metadata": member.metadata.model_dump(exclude_none=True) if member.metadata else {},
+        "customMetadata": [item.model_dump() for item in member.customMetadata],
+        "versionSet": None,
+        "versionLabel": None,
+    }
+    path = loaded.member_files.get(member.inferenceKey)
+    return DesiredModel(
+        key=key,
+        change_id=model_change_id(f"{loaded.name}/{member.inferenceKey}", identity),
+        deployment=loaded.name,
+        identity=identity,
+        artifact=member.artifact,
+        artifact_path=str(path) if path else None,
+        keep=keep,
         details=details,
         live_id=existing[0].id if existing else None,
         pending_id=pending[0].id if pending and not existing else None,

@@ -49,18 +49,35 @@ class Document:
     data: Any
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     start: tuple[int, int] = (1, 1)
+    #: the file a value came from when it is not ``file``: an environment overlay's patch merged onto a
+    #: base document (``reconciler.core.overlay``) keeps, for each path it set, the overlay's file
+    origins: dict[PathKey, str] = field(default_factory=dict)
 
     def locate(self, path: PathKey) -> tuple[int, int]:
         """Line and column of the deepest known prefix of ``path`` (a missing key points at its parent)."""
+        return self.where(path)[1:]
+
+    def where(self, path: PathKey) -> tuple[str, int, int]:
+        """File, line and column of the deepest known prefix of ``path``."""
         for end in range(len(path), -1, -1):
-            found = self.positions.get(tuple(path[:end]))
+            prefix = tuple(path[:end])
+            found = self.positions.get(prefix)
             if found is not None:
-                return found
-        return self.start
+                return self.origins.get(prefix, self.file), found[0], found[1]
+        return self.file, *self.start
+
+    @property
+    def files(self) -> set[str]:
+        """Every file a value of this document came from (its own, and any overlay patched into it)."""
+        return {self.file, *self.origins.values()}
+
+    def file_of(self, path: PathKey) -> str:
+        """The file the value at ``path`` was written in (relative paths in it are relative to that file)."""
+        return self.where(path)[0]
 
     def issue(self, path: PathKey, message: str) -> Issue:
-        line, column = self.locate(path)
-        return Issue(self.file, line, column, format_path(path), message)
+        file, line, column = self.where(path)
+        return Issue(file, line, column, format_path(path), message)
 
 
 def format_path(path: PathKey) -> str:

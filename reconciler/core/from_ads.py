@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.core.from_live import logging_block
 from reconciler.core.manifest import ADOPT_ANNOTATION
+from reconciler.core.manifest_parts import RESERVED_TAG_PREFIX
 
 PLACEHOLDER_RE = re.compile(r"<[^>]*>|\{Provide[^}]*\}")
 READ_ONLY_TOP = ("createdBy", "lifecycleState", "lifecycleDetails", "modelDeploymentUrl", "timeCreated")
@@ -78,6 +79,7 @@ def convert(document: Any, name: str) -> Conversion:
         raise AdsFormatError("not an ADS model deployment YAML (expected kind: deployment)")
     c = _Converter(name)
     top = _spec(document, "the document")
+    _refuse_model_groups(top)
     spec: dict[str, Any] = {}
     metadata: dict[str, Any] = {"name": name}
     if document.get("type") not in (None, "modelDeployment"):
@@ -88,7 +90,9 @@ def convert(document: Any, name: str) -> Conversion:
         elif key == "description":
             spec["description"] = raw
         elif key == "freeformTags":
-            spec["freeformTags"] = {str(k): str(v) for k, v in (raw or {}).items()}
+            tags = _user_tags(c, raw or {})
+            if tags:
+                spec["freeformTags"] = tags
         elif key == "definedTags":
             if raw:
                 spec["definedTags"] = raw
@@ -133,6 +137,13 @@ def _infrastructure(
             "no shapeName: VM.Standard.E4.Flex written (the ADS default; ADS in a notebook uses its shape)"
         )
     out["shape"] = shape
+    if str(infra.get("policyType") or "").upper() == "AUTOSCALING" and not infra.get("autoScaling"):
+        raise AdsFormatError(
+            "infrastructure.policyType is AUTOSCALING but the YAML has no autoScaling block (ADS does not read "
+            "autoscaling back), so its rule is unknown and a manifest would turn autoscaling off at the first "
+            "apply; add autoScaling: {scalingType, minimumInstanceCount, maximumInstanceCount, ...} to the "
+            "YAML, or import the live deployment with: mdr import --compartment <OCID>"
+        )
     for key, raw in infra.items():
         if key in ("shapeName",):
             continue
@@ -189,11 +200,22 @@ def _infrastructure(
 
 
 def _autoscaling(c: _Converter, raw: dict[str, Any], replica: Any) -> dict[str, Any]:
+    """ADS's predefined-metric threshold autoscaling, onto ``infrastructure.autoscaling``. What a manifest
+    cannot say (another metric, a disabled policy, keys mdr does not know) is refused, never approximated:
+    an approximation would change the live scaling at the first apply."""
     details = {_snake_to_camel(k): v for k, v in raw.items()}
-    metric = SCALING_METRICS.get(str(details.pop("scalingType", "cpu_utilization")).lower())
+    kind = str(details.pop("scalingType", "cpu_utilization")).lower()
+    metric = SCALING_METRICS.get(kind)
     if metric is None:
-        c.warn("autoScaling.scalingType is not CPU or memory utilisation: CPU written")
-        metric = "CPU"
+        raise AdsFormatError(
+            f"autoScaling.scalingType {kind!r} cannot be expressed in a manifest (CPU or memory utilisation "
+            "thresholds only); remove autoScaling for a fixed replica count, or deploy it with ADS"
+        )
+    if details.pop("isEnabled", True) is False:
+        raise AdsFormatError(
+            "autoScaling.isEnabled is false: a manifest has no disabled autoscaling policy; remove the "
+            "autoScaling block and set replica for a fixed instance count"
+        )
     out: dict[str, Any] = {
         "min": details.pop("minimumInstanceCount", 1),
         "max": details.pop("maximumInstanceCount", 3),
@@ -204,11 +226,37 @@ def _autoscaling(c: _Converter, raw: dict[str, Any], replica: Any) -> dict[str, 
     }
     if "coolDownInSeconds" in details:
         out["coolDownSeconds"] = details.pop("coolDownInSeconds")
-    if details.pop("isEnabled", True) is False:
-        c.warn("autoScaling.isEnabled is false: mdr has no disabled autoscaling; written enabled")
-    for other in details:
-        c.warn(f"autoScaling.{other} has no mdr equivalent: not converted")
+    if details:
+        names = ", ".join(f"autoScaling.{k}" for k in sorted(details))
+        raise AdsFormatError(f"{names} cannot be expressed in a manifest; remove it to convert the rest")
     return out
+
+
+def _user_tags(c: _Converter, raw: dict[str, Any]) -> dict[str, str]:
+    """The freeform tags a manifest may carry: ``mdr-*`` keys (any case) record another stack's ownership,
+    which a manifest may not set; they are left out, by name."""
+    tags = {str(k): str(v) for k, v in raw.items()}
+    reserved = sorted(k for k in tags if k.lower().startswith(RESERVED_TAG_PREFIX))
+    if reserved:
+        c.warn(
+            f"freeformTags {', '.join(reserved)} are mdr's ownership tags (of the stack that deployed it): not "
+            "copied; the manifest adopts the deployment instead"
+        )
+    return {k: v for k, v in tags.items() if k not in reserved}
+
+
+def _refuse_model_groups(top: dict[str, Any]) -> None:
+    """A MODEL_GROUP deployment serves a model group, not one model: mdr cannot express it yet."""
+    infra = top.get("infrastructure")
+    infra_spec = _spec(infra, "infrastructure") if isinstance(infra, dict) else {}
+    runtime = top.get("runtime")
+    runtime_spec = _spec(runtime, "runtime") if isinstance(runtime, dict) else {}
+    kinds = {str(top.get("deploymentType") or ""), str(infra_spec.get("deploymentType") or "")}
+    if "MODEL_GROUP" in kinds or runtime_spec.get("modelGroupId") or infra_spec.get("modelGroupId"):
+        raise AdsFormatError(
+            "this is a MODEL_GROUP deployment (a model group, not one model): mdr manages SINGLE_MODEL "
+            "deployments only until model groups are supported; nothing was written for it"
+        )
 
 
 def _logging(c: _Converter, logs: dict[str, Any]) -> dict[str, Any] | None:

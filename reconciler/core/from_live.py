@@ -20,7 +20,9 @@ from typing import Any
 
 import yaml
 
-from reconciler.core.canonical import TAG_SECRETS, deployment_from_wire
+from reconciler.core.canonical import TAG_SECRETS, cpu_baseline, deployment_from_wire, network_access
+from reconciler.core.canonical_scaling import manifest_autoscaling
+from reconciler.core.fields import unmodelled_fields
 from reconciler.core.manifest import ADOPT_ANNOTATION
 
 SECRET_NAME_RE = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|AUTH)", re.IGNORECASE)
@@ -57,7 +59,12 @@ def manifest_from_live(wire: dict[str, Any], name: str, defaults: dict[str, str]
         if canonical[key] != defaults.get(key):
             spec[key] = canonical[key]
     spec["state"] = canonical["state"]
-    spec["model"] = {"id": canonical["model"]["id"]}
+    if "groupId" in canonical["model"]:
+        spec["modelGroup"] = model_group_block(wire.get(GROUP_RECORD), canonical["model"]["groupId"], result)
+    else:
+        spec["model"] = {"id": canonical["model"]["id"]}
+        if canonical["model"]["artifactSignatureId"]:
+            spec["model"]["artifactSignatureId"] = canonical["model"]["artifactSignatureId"]
     spec["infrastructure"] = _infrastructure(canonical["infrastructure"])
     spec["runtime"] = _runtime(canonical["runtime"], result, recorded_secrets(wire))
     logging = logging_block(
@@ -75,11 +82,48 @@ def manifest_from_live(wire: dict[str, Any], name: str, defaults: dict[str, str]
         "metadata": {"name": name, "annotations": {ADOPT_ANNOTATION: wire["id"]}},
         "spec": spec,
     }
+    unknown = unmodelled_fields({k: v for k, v in wire.items() if k != GROUP_RECORD})
+    if unknown:
+        result.warnings.append(
+            f"{name}: the live deployment sets {', '.join(unknown)}, which this mdr cannot write to a manifest; "
+            "they are left out (upgrade mdr, or keep them by hand)"
+        )
     if wire.get("lifecycle_state") not in ("ACTIVE", "INACTIVE"):
         result.warnings.append(
             f"{name}: imported while {wire.get('lifecycle_state')}; check it before applying"
         )
     return result
+
+
+#: the key under which the importer puts a MODEL_GROUP deployment's group (``group_record``) into its record
+GROUP_RECORD = "_mdr_model_group"
+
+
+def group_record(group_type: str | None, members: list[tuple[str | None, str]]) -> dict[str, Any]:
+    """A model group as the import needs it: its type and (inference key, model OCID) per member."""
+    return {"type": group_type, "members": [{"inferenceKey": k, "modelId": m} for k, m in members]}
+
+
+def model_group_block(group: dict[str, Any] | None, group_id: str, result: Imported) -> dict[str, Any]:
+    """``spec.modelGroup`` naming the live group's members by OCID (an unreadable group: no members, and a
+    warning, so that the manifest fails validation rather than deploy nothing)."""
+    if group is None:
+        result.warnings.append(
+            f"{result.name}: model group {group_id} could not be read; add its members by hand"
+        )
+        return {"members": []}
+    if group.get("type") not in ("HOMOGENEOUS", "HETEROGENEOUS"):
+        result.warnings.append(
+            f"{result.name}: a {group.get('type')} model group is written as HOMOGENEOUS; check it"
+        )
+    members = [
+        {"inferenceKey": m["inferenceKey"] or f"model-{index + 1}", "id": m["modelId"]}
+        for index, m in enumerate(group["members"])
+    ]
+    block: dict[str, Any] = {"members": members}
+    if group.get("type") == "HETEROGENEOUS":
+        block = {"type": "HETEROGENEOUS", **block}
+    return block
 
 
 def _infrastructure(infra: dict[str, Any]) -> dict[str, Any]:
@@ -88,13 +132,19 @@ def _infrastructure(infra: dict[str, Any]) -> dict[str, Any]:
         if infra[key] is not None:
             value = infra[key]
             out[key] = int(value) if float(value).is_integer() else value
+    if infra["cpuBaseline"] != cpu_baseline(None, infra["shape"]):
+        out["cpuBaseline"] = infra["cpuBaseline"]
     if infra["autoscaling"]:
-        out["autoscaling"] = {k: v for k, v in infra["autoscaling"].items() if v is not None}
+        out["autoscaling"] = manifest_autoscaling(infra["autoscaling"])
     else:
         out["replicas"] = infra["replicas"]
     for key in ("bandwidthMbps", "maximumBandwidthMbps", "subnetId", "privateEndpointId"):
         if infra[key] is not None:
             out[key] = infra[key]
+    if infra["networkAccessType"] != network_access(None, infra["subnetId"]):
+        out["networkAccessType"] = infra["networkAccessType"]
+    if infra["capacityReservationIds"]:
+        out["capacityReservationIds"] = list(infra["capacityReservationIds"])
     return out
 
 
@@ -107,9 +157,11 @@ def _runtime(runtime: dict[str, Any], result: Imported, recorded: set[str]) -> d
     out: dict[str, Any] = {"type": runtime["type"]}
     if runtime["type"] == "container":
         out["image"] = runtime["image"]
-        for key in ("imageDigest",):
+        for key in ("imageDigest", "imageSignatureId", "predictApiSpecification"):
             if runtime.get(key):
                 out[key] = runtime[key]
+        if runtime.get("customHttpEndpoints"):
+            out["customHttpEndpoints"] = [dict(e) for e in runtime["customHttpEndpoints"]]
         for key in ("cmd", "entrypoint"):
             if runtime.get(key):
                 out[key] = list(runtime[key])

@@ -62,6 +62,12 @@ class LiveDeployment:
         return (config.get("model_configuration_details") or {}).get("model_id")
 
     @property
+    def group_id(self) -> str | None:
+        """The model group a MODEL_GROUP deployment serves (None for a single-model one)."""
+        config = self.wire.get("model_deployment_configuration_details") or {}
+        return (config.get("model_group_configuration_details") or {}).get("model_group_id")
+
+    @property
     def secret_names(self) -> set[str]:
         """Environment variables a previous apply recorded as secret (so they are never printed)."""
         return {n for n in self.tags.get(TAG_SECRETS, "").split(",") if n}
@@ -99,6 +105,29 @@ class LiveModel:
 
 
 @dataclass
+class LiveModelGroup:
+    """An owned model group; ``members`` (inference key -> model OCID) is read (GetModelGroup) only for the
+    groups live deployments serve, as a list summary leaves them out."""
+
+    id: str
+    key: str | None
+    wire: dict[str, Any]
+    members: dict[str, str] | None = None
+
+    @property
+    def lifecycle_state(self) -> str:
+        return str(self.wire.get("lifecycle_state") or "UNKNOWN")
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.wire.get("freeform_tags") or {})
+
+    @property
+    def group_type(self) -> str | None:
+        return (self.wire.get("model_group_details") or {}).get("type")
+
+
+@dataclass
 class LiveLogGroup:
     id: str
     key: str | None
@@ -123,6 +152,8 @@ class LiveState:
     models: list[LiveModel] = field(default_factory=list)
     log_groups: list[LiveLogGroup] = field(default_factory=list)
     logs: list[LiveLog] = field(default_factory=list)
+    #: this stack's model groups (``spec.modelGroup`` deployments)
+    model_groups: list[LiveModelGroup] = field(default_factory=list)
     #: deployments in the same compartments that are not this stack's (never touched; counted for output)
     unowned_deployments: int = 0
     #: deployments no stack owns, by OCID: a manifest may adopt one (``mdr.io/adopt``), nothing else

@@ -26,6 +26,8 @@ from pydantic import (
     field_validator,
 )
 
+from reconciler.core.manifest_infra import Infrastructure
+from reconciler.core.manifest_notify import Sink, check_unique_names
 from reconciler.core.manifest_parts import (
     API_VERSION,
     DNS_LABEL,
@@ -36,7 +38,6 @@ from reconciler.core.manifest_parts import (
     ContainerRuntime,
     Description,
     DisplayName,
-    Infrastructure,
     Logging,
     LogGroupRef,
     LogRef,
@@ -49,6 +50,7 @@ from reconciler.core.manifest_parts import (
     _ocid_pattern,
     field_error,
 )
+from reconciler.core.model_group_manifest import ModelGroupSpec, group_runtime_problems
 
 __all__ = [
     "API_VERSION",
@@ -100,7 +102,11 @@ class ModelDeploymentSpec(Strict):
     compartmentId: CompartmentId | None = Field(None, description="Default: the stack's defaults")
     projectId: ProjectId | None = Field(None, description="Default: the stack's defaults")
     state: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
-    model: ModelSpec
+    model: ModelSpec | None = Field(None, description="The model served; or modelGroup for several models")
+    modelGroup: ModelGroupSpec | None = Field(
+        None,
+        description="Several models behind this one endpoint (an OCI model group); see docs/model-groups.md",
+    )
     infrastructure: Infrastructure
     runtime: Runtime
     logging: Logging | None = None
@@ -115,6 +121,8 @@ class ModelDeploymentSpec(Strict):
 
     _tags = field_validator("freeformTags")(classmethod(lambda cls, v: _check_freeform_tags(v)))
     _defined = field_validator("definedTags")(classmethod(lambda cls, v: _check_defined_tags(v)))
+
+    cross_checks = (group_runtime_problems,)
 
 
 LabelValue = Annotated[str, StringConstraints(max_length=63)]
@@ -203,6 +211,26 @@ class StackConfig(Strict):
     )
     lock: LockConfig | None = None
     artifacts: ArtifactStorage | None = None
+    syncPolicy: Literal["auto", "manual"] = Field(
+        "auto",
+        description="auto: the controller applies manifest changes as it sees them. manual: it plans and "
+        "shows the pending plan, and applies exactly that plan on `mdr sync STACK` (refused when stale); "
+        "see docs/controller.md#manual-sync",
+    )
+    base: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^/\\]")] | None = Field(
+        None,
+        description="Makes this tree an environment overlay: a folder of shared ModelDeployment documents, "
+        "relative to this mdr.yaml (e.g. ../../base). This tree's kind: ModelDeploymentPatch documents change "
+        "them and its kind: ModelDeployment documents add to them; see docs/environments.md",
+    )
+
+    notifications: list[Sink] = Field(
+        default_factory=list,
+        description="Where the controller sends events (sync failed, drift, degraded, recovered, prune "
+        "blocked, lock held too long): webhook, slack or oci sinks; see docs/controller.md#notifications",
+    )
+
+    _notify = field_validator("notifications")(classmethod(lambda cls, v: check_unique_names(v)))
 
     @field_validator("vars")
     @classmethod

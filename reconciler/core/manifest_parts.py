@@ -1,5 +1,6 @@
-"""The parts of a manifest: scalar types, and the model, infrastructure, runtime, logging and policy
-sections of ``spec`` (``reconciler.core.manifest`` assembles them into whole documents).
+"""The parts of a manifest: scalar types, and the model, runtime, logging and policy sections of ``spec``
+(``reconciler.core.manifest_infra`` holds infrastructure; ``reconciler.core.manifest`` assembles whole
+documents).
 
 Input is strict (see ``reconciler.core.manifest``): no coercion, whole-value patterns, limits from the service.
 """
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -17,6 +20,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -42,6 +46,8 @@ SubnetId = Annotated[str, StringConstraints(pattern=_ocid_pattern("subnet"))]
 PrivateEndpointId = Annotated[str, StringConstraints(pattern=_ocid_pattern("datascienceprivateendpoint"))]
 LogGroupId = Annotated[str, StringConstraints(pattern=_ocid_pattern("loggroup"))]
 LogId = Annotated[str, StringConstraints(pattern=_ocid_pattern("log"))]
+#: a signature's OCID (the SDK does not say of which resource type a model artifact signature is)
+SignatureId = Annotated[str, StringConstraints(pattern=_OCID_RE.format(type="[a-z0-9]+"))]
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
@@ -82,9 +88,47 @@ def field_error(field: str | int | tuple[str | int, ...], message: str, value: A
     )
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A fault found by a cross-field check, located relative to the object checked."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    value: Any = None
+
+
+#: A check over several fields of one object. It receives only the fields that validated on their own
+#: (absent keys hold their defaults) and checks only what it can with them, so that ``mdr validate`` runs
+#: it over a document with errors elsewhere and reports every independent fault in one run.
+CrossCheck = Callable[[Mapping[str, Any]], list[Problem]]
+
+#: Validation context key: validate fields only, leaving ``cross_checks`` to the caller (reconciler.core.stack)
+FIELDS_ONLY = "mdr.fields-only"
+
+
+def has(values: Mapping[str, Any], *names: str) -> bool:
+    """True when every named field validated (a cross-field check needs each field it compares)."""
+    return all(name in values for name in names)
+
+
+def problems_error(problems: list[Problem]) -> ValidationError:
+    """Every problem as one ValidationError, each at its own field's location."""
+    return ValidationError.from_exception_data(
+        "mdr",
+        [
+            InitErrorDetails(type=PydanticCustomError("mdr", p.message), loc=p.loc, input=p.value)
+            for p in problems
+        ],
+    )
+
+
 class Strict(BaseModel):
     """Base of every manifest model: unknown keys are errors, no value is coerced to another type, NaN and
-    infinity are not numbers, patterns match whole values, and values are immutable after load."""
+    infinity are not numbers, patterns match whole values, and values are immutable after load.
+
+    Checks comparing several fields are plain functions in ``cross_checks`` rather than model validators:
+    pydantic skips a model validator when any field fails, and a check must be able to run on the fields
+    that did validate."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -94,6 +138,18 @@ class Strict(BaseModel):
         allow_inf_nan=False,
         regex_engine="rust-regex",  # ``$`` is the end of the text, as in JSON Schema (not "before a \n")
     )
+
+    cross_checks: ClassVar[tuple[CrossCheck, ...]] = ()
+
+    @model_validator(mode="after")
+    def _cross_checks(self, info: ValidationInfo) -> Self:
+        if info.context and info.context.get(FIELDS_ONLY):
+            return self
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        problems = [problem for check in type(self).cross_checks for problem in check(values)]
+        if problems:
+            raise problems_error(problems)
+        return self
 
 
 def _json_problem(value: Any) -> tuple[tuple[str | int, ...], str] | None:
@@ -184,6 +240,27 @@ class CustomMetadata(Strict):
     description: Description | None = None
 
 
+def _model_source_problems(v: Mapping[str, Any]) -> list[Problem]:
+    if not has(v, "artifact", "id"):
+        return []
+    if (v["artifact"] is None) == (v["id"] is None):
+        return [Problem((), "set exactly one of model.artifact (to package a model) or model.id")]
+    if v["id"] is None:
+        if v.get("versionLabel") is not None and v.get("versionSet") is None:
+            return [
+                Problem(("versionLabel",), "versionLabel labels a version in a version set: set versionSet")
+            ]
+        return []
+    problems = [
+        Problem((name,), f"{name} describes a packaged model; it cannot be set with model.id")
+        for name in ("displayName", "description", "metadata", "versionSet", "versionLabel")
+        if v.get(name) is not None
+    ]
+    if v.get("customMetadata"):
+        problems.append(Problem(("customMetadata",), "customMetadata cannot be set with model.id"))
+    return problems
+
+
 class ModelSpec(Strict):
     """The model served: packaged from an artifact (folder, .zip, ``oci://``) or an existing catalog model."""
 
@@ -196,6 +273,17 @@ class ModelSpec(Strict):
     metadata: DefinedMetadata | None = None
     customMetadata: list[CustomMetadata] = Field(default_factory=list)
     keep: int = Field(3, ge=0, le=50, description="Previous owned models kept for rollback")
+    artifactSignatureId: SignatureId | None = Field(
+        None, description="OCID of the model artifact's signature, checked by the deployment"
+    )
+    versionSet: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,255}$")] | None = Field(
+        None,
+        description="The model version set (by name, in the deployment's compartment and project) each "
+        "packaged model joins; created when missing, never deleted by mdr",
+    )
+    versionLabel: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        None, description="The label of the model's version in its version set (e.g. v1.4); needs versionSet"
+    )
 
     @field_validator("artifact")
     @classmethod
@@ -221,147 +309,92 @@ class ModelSpec(Strict):
             seen.add(item.key)
         return value
 
-    @model_validator(mode="after")
-    def _artifact_xor_id(self) -> ModelSpec:
-        if (self.artifact is None) == (self.id is None):
-            raise ValueError("set exactly one of model.artifact (to package a model) or model.id")
-        if self.id is not None:
-            for name in ("displayName", "description", "metadata"):
-                if getattr(self, name) is not None:
-                    raise field_error(
-                        name, f"{name} describes a packaged model; it cannot be set with model.id"
-                    )
-            if self.customMetadata:
-                raise field_error("customMetadata", "customMetadata cannot be set with model.id")
-        return self
-
-
-# --- infrastructure -------------------------------------------------------------------------------------
-
-
-class Autoscaling(Strict):
-    """Threshold autoscaling on a predefined metric (the service's AUTOSCALING policy)."""
-
-    min: int = Field(ge=1, le=100)
-    max: int = Field(ge=1, le=100)
-    initial: int | None = Field(None, ge=1, le=100, description="Default: min")
-    metric: Literal["CPU", "MEMORY"] = "CPU"
-    scaleInThreshold: int = Field(20, ge=1, le=99, description="Percent utilisation below which to scale in")
-    scaleOutThreshold: int = Field(80, ge=2, le=100, description="Percent above which to scale out")
-    coolDownSeconds: int = Field(300, ge=300, le=3600)
-
-    @model_validator(mode="after")
-    def _ordering(self) -> Autoscaling:
-        if self.min > self.max:
-            raise field_error("min", f"min ({self.min}) must be <= max ({self.max})", self.min)
-        initial = self.initial if self.initial is not None else self.min
-        if not self.min <= initial <= self.max:
-            raise field_error(
-                "initial",
-                f"initial ({initial}) must be between min ({self.min}) and max ({self.max})",
-                initial,
-            )
-        if self.scaleInThreshold >= self.scaleOutThreshold:
-            raise field_error(
-                "scaleInThreshold",
-                f"scaleInThreshold ({self.scaleInThreshold}) must be below scaleOutThreshold "
-                f"({self.scaleOutThreshold})",
-                self.scaleInThreshold,
-            )
-        return self
-
-
-class Infrastructure(Strict):
-    shape: Annotated[str, StringConstraints(pattern=r"^(VM|BM)\.[A-Za-z0-9.]+$")]
-    ocpus: float | None = Field(None, gt=0, description="Flex shapes only")
-    memoryInGBs: float | None = Field(None, gt=0, description="Flex shapes only")
-    replicas: int | None = Field(None, ge=1, le=100, description="Fixed instance count (default 1)")
-    autoscaling: Autoscaling | None = None
-    bandwidthMbps: int = Field(10, ge=10, le=8000, description="Minimum load balancer bandwidth")
-    maximumBandwidthMbps: int | None = Field(None, ge=10, le=8000)
-    subnetId: SubnetId | None = Field(None, description="Custom networking; default is service-managed")
-    privateEndpointId: PrivateEndpointId | None = None
-
-    @model_validator(mode="after")
-    def _shape_and_scaling(self) -> Infrastructure:
-        if self.replicas is not None and self.autoscaling is not None:
-            raise field_error("autoscaling", "set either replicas or autoscaling, not both")
-        if self.maximumBandwidthMbps is not None and self.maximumBandwidthMbps < self.bandwidthMbps:
-            raise field_error(
-                "maximumBandwidthMbps",
-                f"maximumBandwidthMbps ({self.maximumBandwidthMbps}) must be >= bandwidthMbps "
-                f"({self.bandwidthMbps})",
-                self.maximumBandwidthMbps,
-            )
-        flex = self.shape.endswith(".Flex")
-        if not flex:
-            for name in ("ocpus", "memoryInGBs"):
-                if getattr(self, name) is not None:
-                    raise field_error(name, f"{name} is only valid for Flex shapes, not {self.shape}")
-            return self
-        if self.ocpus is None:
-            raise field_error("ocpus", f"Flex shape {self.shape} needs ocpus")
-        if self.memoryInGBs is None:
-            raise field_error("memoryInGBs", f"Flex shape {self.shape} needs memoryInGBs")
-        low_cpu, high_cpu, low_mem, high_mem = FLEX_LIMITS.get(self.shape, (1, 64, 1, 1024))
-        if not low_cpu <= self.ocpus <= high_cpu:
-            raise field_error("ocpus", f"{self.shape} supports {low_cpu:g}-{high_cpu:g} ocpus", self.ocpus)
-        if not low_mem <= self.memoryInGBs <= high_mem:
-            raise field_error(
-                "memoryInGBs",
-                f"{self.shape} supports {low_mem:g}-{high_mem:g} GB of memory",
-                self.memoryInGBs,
-            )
-        per_ocpu = self.memoryInGBs / self.ocpus
-        if per_ocpu > FLEX_MAX_MEMORY_PER_OCPU:
-            raise field_error(
-                "memoryInGBs",
-                f"at most {FLEX_MAX_MEMORY_PER_OCPU:g} GB per ocpu on Flex shapes "
-                f"({self.memoryInGBs:g} GB for {self.ocpus:g} ocpus)",
-                self.memoryInGBs,
-            )
-        return self
-
-    @property
-    def instance_count(self) -> int:
-        """The fixed instance count, or the autoscaling initial count."""
-        if self.autoscaling is not None:
-            return self.autoscaling.initial or self.autoscaling.min
-        return self.replicas or 1
+    cross_checks = (_model_source_problems,)
 
 
 # --- runtime ------------------------------------------------------------------------------------------
 
 
+VaultSecretId = Annotated[str, StringConstraints(pattern=_ocid_pattern("vaultsecret"))]
+
+
+def _one_secret_source(v: Mapping[str, Any]) -> list[Problem]:
+    if v.get("fromEnv") is None and v.get("fromVault") is None:
+        return [Problem(("fromEnv",), "required field: set fromEnv or fromVault")]
+    if v.get("fromEnv") is not None and v.get("fromVault") is not None:
+        return [Problem(("fromVault",), "set either fromEnv or fromVault, not both")]
+    return []
+
+
 class SecretRef(Strict):
     """Where a secret value comes from at apply time; the value itself never enters a manifest or a plan."""
 
-    fromEnv: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    fromEnv: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = Field(
+        None, description="An environment variable of the process running mdr"
+    )
+    fromVault: VaultSecretId | None = Field(
+        None,
+        description="The OCID of an OCI Vault secret (ocid1.vaultsecret...), read with GetSecretBundle "
+        "(its current version) at plan and apply",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        # a model validator, not a ``cross_checks`` entry: secretEnv is a map of names, which the cross-check
+        # walker (reconciler.core.cross_checks) does not descend into
+        problems = _one_secret_source({"fromEnv": self.fromEnv, "fromVault": self.fromVault})
+        if problems:
+            raise problems_error(problems)
+        return self
 
 
-def _check_env(env: dict[str, str], secret_env: dict[str, SecretRef]) -> None:
-    for key_map, field in ((env, "env"), (secret_env, "secretEnv")):
-        for name in key_map:
-            if not ENV_NAME_RE.fullmatch(name):
-                raise field_error(
-                    (field, name),
-                    f"environment variable name {name!r} must start with a letter and contain only "
-                    "letters, digits and underscores",
-                    name,
-                )
-            if len(name) > ENV_NAME_MAX:
-                raise field_error(
-                    (field, name), f"environment variable name {name!r} is longer than {ENV_NAME_MAX}", name
-                )
-    for name in secret_env:
-        if name in env:
-            raise field_error(("secretEnv", name), f"{name} is set in both env and secretEnv", name)
-    total = sum(len(k.encode()) + len(v.encode()) for k, v in env.items())
+def _env_name_problem(field: str, name: str) -> Problem | None:
+    if not ENV_NAME_RE.fullmatch(name):
+        return Problem(
+            (field, name),
+            f"environment variable name {name!r} must start with a letter and contain only "
+            "letters, digits and underscores",
+            name,
+        )
+    if len(name) > ENV_NAME_MAX:
+        return Problem(
+            (field, name), f"environment variable name {name!r} is longer than {ENV_NAME_MAX}", name
+        )
+    return None
+
+
+def _env_problems(v: Mapping[str, Any]) -> list[Problem]:
+    """Names of env and secretEnv, a name in both, and their total size as the service counts it."""
+    named = [(field, name) for field in ("env", "secretEnv") if has(v, field) for name in v[field]]
+    problems = [p for p in (_env_name_problem(field, name) for field, name in named) if p is not None]
+    if not has(v, "env", "secretEnv"):
+        return problems
+    env, secret_env = v["env"], v["secretEnv"]
+    problems.extend(
+        Problem(("secretEnv", name), f"{name} is set in both env and secretEnv", name)
+        for name in secret_env
+        if name in env
+    )
+    total = sum(len(k.encode()) + len(val.encode()) for k, val in env.items())
     total += sum(len(k.encode()) for k in secret_env)
     if total > ENV_TOTAL_MAX:
-        raise field_error(
-            "env", f"environment variables total {total} bytes; the service allows {ENV_TOTAL_MAX}"
+        problems.append(
+            Problem(
+                ("env",), f"environment variables total {total} bytes; the service allows {ENV_TOTAL_MAX}"
+            )
         )
+    return problems
+
+
+def _command_problems(v: Mapping[str, Any]) -> list[Problem]:
+    if not has(v, "cmd", "entrypoint"):
+        return []
+    size = sum(len(part.encode()) for part in [*v["cmd"], *v["entrypoint"]])
+    if size > CMD_TOTAL_MAX:
+        return [
+            Problem(("cmd",), f"cmd and entrypoint total {size} bytes; the service allows {CMD_TOTAL_MAX}")
+        ]
+    return []
 
 
 def _check_port(value: int | None) -> int | None:
@@ -384,22 +417,56 @@ class CondaRuntime(Strict):
     env: dict[str, EnvValue] = Field(default_factory=dict)
     secretEnv: dict[str, SecretRef] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _env_rules(self) -> CondaRuntime:
-        _check_env(self.env, self.secretEnv)
-        return self
+    cross_checks = (_env_problems,)
+
+
+_DIGEST = r"@sha256:[a-f0-9]{64}"
+IMAGE_PATTERN = (
+    r"^(?:[a-z0-9-]+\.ocir\.io/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+"
+    r"|dsmc://[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*)"
+    rf"(?::[A-Za-z0-9._-]+)?(?:{_DIGEST})?$"
+)
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class HttpEndpoint(Strict):
+    """A route of the container that the deployment serves besides /predict."""
+
+    endpointUriSuffix: Annotated[str, StringConstraints(pattern=r"^/?[A-Za-z0-9._~/{}-]{1,255}$")] = Field(
+        description="The path after the deployment's URL, e.g. /v1/models"
+    )
+    httpMethods: list[HttpMethod] = Field(min_length=1, description="The methods the route accepts")
+
+
+def _image_problems(v: Mapping[str, Any]) -> list[Problem]:
+    """A digest in the image reference and imageDigest must agree; no route listed twice."""
+    problems = []
+    if has(v, "image", "imageDigest") and v["imageDigest"] is not None and "@" in v["image"]:
+        pinned = v["image"].rsplit("@", 1)[1]
+        if pinned != v["imageDigest"]:
+            problems.append(
+                Problem(
+                    ("imageDigest",), f"imageDigest {v['imageDigest']} is not the image's digest {pinned}"
+                )
+            )
+    if has(v, "customHttpEndpoints"):
+        suffixes = [endpoint.endpointUriSuffix for endpoint in v["customHttpEndpoints"]]
+        problems.extend(
+            Problem(("customHttpEndpoints", i, "endpointUriSuffix"), f"{s} is listed twice", s)
+            for i, s in enumerate(suffixes)
+            if s in suffixes[:i]
+        )
+    return problems
 
 
 class ContainerRuntime(Strict):
     """Bring-your-own-container (OCIR_CONTAINER)."""
 
     type: Literal["container"]
-    image: Annotated[
-        str,
-        StringConstraints(
-            pattern=r"^[a-z0-9-]+\.ocir\.io/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)+(:[A-Za-z0-9._-]+)?$"
-        ),
-    ] = Field(description="<region>.ocir.io/<namespace>/<repo>:<tag>")
+    image: Annotated[str, StringConstraints(pattern=IMAGE_PATTERN)] = Field(
+        description="<region>.ocir.io/<namespace>/<repo>:<tag>, optionally @sha256:<digest>; or a "
+        "service-managed image, dsmc://<name>:<tag>"
+    )
     imageDigest: Annotated[str, StringConstraints(pattern=r"^sha256:[a-f0-9]{64}$")] | None = None
     cmd: list[str] = Field(default_factory=list)
     entrypoint: list[str] = Field(default_factory=list)
@@ -408,17 +475,18 @@ class ContainerRuntime(Strict):
     env: dict[str, EnvValue] = Field(default_factory=dict)
     secretEnv: dict[str, SecretRef] = Field(default_factory=dict)
 
+    imageSignatureId: SignatureId | None = Field(None, description="OCID of the container image's signature")
+    predictApiSpecification: Literal["openai"] | None = Field(
+        None,
+        description="openai: serve the OpenAI-compatible routes (/v1/completions, /v1/chat/completions, ...)",
+    )
+    customHttpEndpoints: list[HttpEndpoint] = Field(
+        default_factory=list, max_length=50, description="Routes of the container the deployment lets through"
+    )
+
     _ports = field_validator("serverPort", "healthCheckPort")(classmethod(lambda cls, v: _check_port(v)))
 
-    @model_validator(mode="after")
-    def _container_rules(self) -> ContainerRuntime:
-        _check_env(self.env, self.secretEnv)
-        size = sum(len(part.encode()) for part in [*self.cmd, *self.entrypoint])
-        if size > CMD_TOTAL_MAX:
-            raise field_error(
-                "cmd", f"cmd and entrypoint total {size} bytes; the service allows {CMD_TOTAL_MAX}"
-            )
-        return self
+    cross_checks = (_env_problems, _command_problems, _image_problems)
 
 
 Runtime = Annotated[CondaRuntime | ContainerRuntime, Field(discriminator="type")]
@@ -427,17 +495,25 @@ Runtime = Annotated[CondaRuntime | ContainerRuntime, Field(discriminator="type")
 # --- logging ------------------------------------------------------------------------------------------
 
 
+def _name_xor_id(v: Mapping[str, Any]) -> list[Problem]:
+    if has(v, "name", "id") and (v["name"] is None) == (v["id"] is None):
+        return [Problem((), "set exactly one of name or id")]
+    return []
+
+
+def _something_logged(v: Mapping[str, Any]) -> list[Problem]:
+    if has(v, "access", "predict") and v["access"] is None and v["predict"] is None:
+        return [Problem((), "logging needs at least one of access or predict")]
+    return []
+
+
 class LogGroupRef(Strict):
     """A log group by name (created when missing) or by OCID (must exist)."""
 
     name: LogName | None = None
     id: LogGroupId | None = None
 
-    @model_validator(mode="after")
-    def _name_xor_id(self) -> LogGroupRef:
-        if (self.name is None) == (self.id is None):
-            raise ValueError("set exactly one of name or id")
-        return self
+    cross_checks = (_name_xor_id,)
 
 
 class LogRef(Strict):
@@ -446,11 +522,7 @@ class LogRef(Strict):
     name: LogName | None = None
     id: LogId | None = None
 
-    @model_validator(mode="after")
-    def _name_xor_id(self) -> LogRef:
-        if (self.name is None) == (self.id is None):
-            raise ValueError("set exactly one of name or id")
-        return self
+    cross_checks = (_name_xor_id,)
 
 
 class Logging(Strict):
@@ -459,11 +531,7 @@ class Logging(Strict):
     predict: LogRef | None = None
     retentionDays: int = Field(30, ge=30, le=180, multiple_of=30, description="For logs mdr creates")
 
-    @model_validator(mode="after")
-    def _something_logged(self) -> Logging:
-        if self.access is None and self.predict is None:
-            raise ValueError("logging needs at least one of access or predict")
-        return self
+    cross_checks = (_something_logged,)
 
 
 # --- policy -------------------------------------------------------------------------------------------
@@ -484,10 +552,14 @@ IGNORABLE_PATHS = frozenset(
         "infrastructure.autoscaling",
         "infrastructure.bandwidthMbps",
         "infrastructure.maximumBandwidthMbps",
+        "infrastructure.networkAccessType",
+        "infrastructure.cpuBaseline",
+        "infrastructure.capacityReservationIds",
         "runtime",
         "runtime.env",
         "runtime.image",
         "runtime.imageDigest",
+        "runtime.customHttpEndpoints",
         "logging",
         "freeformTags",
         "definedTags",
@@ -502,6 +574,12 @@ class Policy(Strict):
         description="Orphan: when removed from the manifests, drop from management and leave it running",
     )
     ignore: list[str] = Field(default_factory=list, description="spec paths whose drift is not corrected")
+    replace: Literal["DeleteBeforeCreate", "CreateBeforeDelete"] = Field(
+        "DeleteBeforeCreate",
+        description="How a change that cannot be made in place is carried out. CreateBeforeDelete creates "
+        "the new deployment, waits until it is ACTIVE, then deletes the old one (no downtime, but twice the "
+        "capacity for a while, and the URL changes)",
+    )
 
     @field_validator("ignore")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.canonical import (
@@ -16,6 +17,7 @@ from reconciler.core.desired import (
 )
 from reconciler.core.diff import FieldChange
 from reconciler.core.live import GONE_STATES, LiveModel, LiveState
+from reconciler.core.model_group_desired import in_use_by_groups
 from reconciler.core.plan import (
     Action,
     Change,
@@ -63,6 +65,11 @@ def plan_models(plan: Plan, desired: DesiredState, live: LiveState) -> None:
                 fields=[
                     FieldChange("artifact", None, model.artifact),
                     FieldChange("identity", None, model.identity),
+                    *(
+                        FieldChange(name, None, model.details[name])
+                        for name in ("versionSet", "versionLabel")
+                        if model.details.get(name) is not None
+                    ),
                 ],
                 steps=[create, Step(upload, f"upload artifact {model.artifact} ({model.identity[:19]})")],
                 desired=_model_desired(model),
@@ -87,6 +94,11 @@ def _plan_model_details(plan: Plan, model: DesiredModel, current: LiveModel) -> 
     before_name = current.wire.get("display_name")
     if before_name != model.details["displayName"]:
         fields.append(FieldChange("displayName", before_name, model.details["displayName"]))
+    for name, listed in (("versionSet", "model_version_set_name"), ("versionLabel", "version_label")):
+        # a ListModels summary carries both; a model left in a set it was put in by hand is left there
+        wanted_value, live_value = model.details.get(name), current.wire.get(listed)
+        if wanted_value is not None and wanted_value != live_value:
+            fields.append(FieldChange(name, live_value, wanted_value))
     recorded = parse_details_record((current.wire.get("freeform_tags") or {}).get(TAG_DETAILS))
     wanted = parse_details_record(model_details_record(model.details))
     for name in RECORDED_MODEL_FIELDS:
@@ -115,6 +127,29 @@ def _plan_model_details(plan: Plan, model: DesiredModel, current: LiveModel) -> 
     )
 
 
+def attach_provenance(plan: Plan, provenance: Mapping[str, Mapping[str, str | None] | None]) -> None:
+    """Record where each model the plan creates comes from (``provenance``: deployment name -> repository,
+    branch, commit and manifest path): shown on the create, written with ``CreateModelProvenance``.
+
+    Only creates carry it. A model is immutable and named by its artifact: the commit it was built from is
+    the commit of the plan that created it, and a later commit that leaves the artifact alone makes no new
+    model and changes nothing about where the existing one came from. So provenance never shows as a change
+    of an existing model, and a commit that touches nothing else plans nothing."""
+    for change in plan.changes:
+        if change.kind != Kind.MODEL or change.action != Action.CREATE:
+            continue
+        found = provenance.get(change.key.split("/", 1)[-1])
+        if not found:
+            continue
+        change.desired["provenance"] = dict(found)
+        change.fields += [FieldChange(f"provenance.{k}", None, v) for k, v in found.items() if v]
+        where = (
+            f"{str(found.get('gitCommit') or '')[:12]} of {found.get('gitBranch') or 'a detached checkout'}"
+        )
+        step = Step("CreateModelProvenance", f"record where it came from: {where}")
+        change.steps.insert(1, step)
+
+
 def _model_desired(model: DesiredModel) -> dict[str, Any]:
     return {
         **model.details,
@@ -131,6 +166,7 @@ def plan_model_cleanup(plan: Plan, desired: DesiredState, live: LiveState, optio
     in_use = {
         d.model_id for d in live.deployments if d.lifecycle_state not in GONE_STATES and d.id not in deleting
     } | live.models_used_elsewhere  # an orphaned (or anyone's) deployment keeps the model it runs
+    in_use |= in_use_by_groups(live)  # and a deployment serving a model group keeps its members
     suspended = _suspended_models(desired)
     wanted_by_key = {m.key: m for m in desired.models.values()}
     deployment_keys = {f"Model/{d.name}": d.key for d in desired.deployments.values()}

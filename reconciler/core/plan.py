@@ -40,6 +40,7 @@ class Kind(StrEnum):
     LOG_GROUP = "LogGroup"
     LOG = "Log"
     MODEL = "Model"
+    MODEL_GROUP = "ModelGroup"
     DEPLOYMENT = "ModelDeployment"
 
 

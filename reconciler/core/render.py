@@ -69,6 +69,21 @@ def _unref(value: Any) -> Any:
     return KNOWN_AFTER_APPLY if is_ref(value) else value
 
 
+def field_row(change: FieldChange) -> tuple[str, str, str, str]:
+    """(sign, path, before, after) as the text plan shows them, secrets redacted: for tabular views
+    (the controller's dashboard) that must show exactly what ``mdr plan`` shows."""
+    shown = change.redacted()
+    sign = "+" if shown.before is None else ("-" if shown.after is None else "~")
+    before = "" if shown.before is None else _value(shown.before)
+    after = "" if shown.after is None else _value(shown.after)
+    return sign, shown.path, before, after
+
+
+def change_title(change: Change) -> tuple[str, str]:
+    """(symbol, title) of a change as the text plan heads it, e.g. ("+", "Model churn-model will be created")."""
+    return SYMBOLS[change.action], _title(change)
+
+
 def _field_line(change: FieldChange) -> str:
     shown = change.redacted()
     if shown.before is None:

@@ -17,6 +17,7 @@ from reconciler.core.canonical import (
     TAG_SPEC,
     UNKNOWN_SECRET,
     deployment_from_wire,
+    ref,
 )
 from reconciler.core.desired import (
     SUSPEND_ANNOTATION,
@@ -24,10 +25,13 @@ from reconciler.core.desired import (
     DesiredState,
 )
 from reconciler.core.diff import FieldChange, diff, is_under
+from reconciler.core.fields import unmodelled_warnings
 from reconciler.core.live import GONE_STATES, LiveDeployment, LiveState
 from reconciler.core.manifest import ADOPT_ANNOTATION
 
 # --- building -------------------------------------------------------------------------------------------
+from reconciler.core.model_group_desired import live_group_section
+from reconciler.core.model_group_rules import plan_model_groups
 from reconciler.core.model_rules import plan_model_cleanup, plan_models
 from reconciler.core.plan import (
     GROUP_ORDER,
@@ -43,6 +47,17 @@ from reconciler.core.plan import (
     simple_fingerprint,
 )
 from reconciler.core.prune import plan_prune
+from reconciler.core.replace import (
+    CREATE_BEFORE_DELETE,
+    REPLACES,
+    URL_PATH,
+    Replacement,
+    creates_first,
+    finishing_reason,
+    interrupted,
+    replace_steps,
+    url_change,
+)
 
 
 def policy_tag(desired: DesiredDeployment) -> str:
@@ -60,6 +75,7 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
     _plan_log_groups(plan, desired, live, options)
     _plan_logs(plan, desired, live, options)
     plan_models(plan, desired, live)
+    plan_model_groups(plan, desired)
     live_by_key = live.deployments_by_key()
     adopters: dict[str, str] = {}
     for key, wanted in desired.deployments.items():
@@ -69,6 +85,10 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
             )
     for key, wanted in desired.deployments.items():
         candidates = [d for d in live_by_key.get(key, []) if d.lifecycle_state not in GONE_STATES]
+        pair = interrupted(candidates)
+        if pair is not None and not wanted.suspended:
+            plan.changes.append(_finish_replacement(wanted, pair, options))
+            continue
         if len(candidates) > 1:
             ids = ", ".join(d.id for d in candidates)
             _block(
@@ -92,8 +112,16 @@ def build_plan(desired: DesiredState, live: LiveState, region: str, options: Pla
             )
             plan.changes.append(change)
             continue
-        plan.changes.append(_plan_deployment(wanted, candidates[0] if candidates else None, options))
+        plan.changes.append(_plan_deployment(wanted, candidates[0] if candidates else None, options, live))
     _note_settling(plan, live)
+    plan.warnings.extend(
+        unmodelled_warnings(
+            (key, found.wire)
+            for key in desired.deployments
+            for found in live_by_key.get(key, [])
+            if found.lifecycle_state not in GONE_STATES
+        )
+    )
     _plan_prune_deployments(plan, desired, live_by_key, options)
     plan_model_cleanup(plan, desired, live, options)
     _check_guards(plan, desired, options)
@@ -204,15 +232,17 @@ def _plan_log_retention(plan: Plan, desired: DesiredState, live: LiveState) -> N
 def _desired_for_apply(wanted: DesiredDeployment) -> dict[str, Any]:
     """The desired canonical dict as stored in a plan: secret digests replaced by their sources."""
     canonical = json.loads(json.dumps(wanted.canonical))
-    canonical["runtime"]["secretEnv"] = {
-        name: {"fromEnv": source} for name, source in sorted(wanted.secret_sources.items())
-    }
+    sources = {name: {"fromEnv": env} for name, env in wanted.secret_sources.items()}
+    sources |= {name: {"fromVault": ocid} for name, ocid in wanted.vault_sources.items()}
+    canonical["runtime"]["secretEnv"] = dict(sorted(sources.items()))
     canonical["ownershipTags"] = {
         TAG_POLICY: policy_tag(wanted),
         TAG_SECRETS: secrets_tag(wanted),
         TAG_SPEC: wanted.spec_hash,
     }
     canonical["modelKey"] = wanted.model_key
+    if wanted.group_update_type is not None:
+        canonical["groupUpdateType"] = wanted.group_update_type
     return canonical
 
 
@@ -221,7 +251,10 @@ SECRET_PATH = "runtime.secretEnv."
 
 
 def _plan_deployment(
-    wanted: DesiredDeployment, current: LiveDeployment | None, options: PlanOptions
+    wanted: DesiredDeployment,
+    current: LiveDeployment | None,
+    options: PlanOptions,
+    live: LiveState | None = None,
 ) -> Change:
     change = Change(
         id=wanted.key,
@@ -243,6 +276,8 @@ def _plan_deployment(
     change.fingerprint = deployment_fingerprint(current)
     secret_names = set(wanted.canonical["runtime"]["secretEnv"]) | current.secret_names
     live_canonical = deployment_from_wire(current.wire, secret_names, options.salt)
+    if current.group_id and live is not None:  # the members of the group it serves (model_group_desired)
+        live_canonical["model"] = live_group_section(current.group_id, live)
     target = _resolve_unknown_secrets(wanted.canonical, live_canonical)
     every = diff(live_canonical, target)
     ignore = wanted.policy.ignore
@@ -254,10 +289,10 @@ def _plan_deployment(
         change.action = Action.REPLACE
         change.reason = replace_reason
         change.degraded = current.lifecycle_state == "FAILED"
-        change.steps = [
-            Step("DeleteModelDeployment", f"delete {current.id} ({current.lifecycle_state})"),
-            *_create_steps(wanted),
-        ]
+        change.steps = replace_steps(wanted.policy.replace, current, _create_steps(wanted), wanted.name)
+        change.fields.append(url_change(current, change.id))
+        if creates_first(change.steps):
+            change.desired[REPLACES] = current.id
         return change
     tags_drifted = current.tags.get(TAG_POLICY) != policy_tag(wanted) or current.tags.get(
         TAG_SECRETS, ""
@@ -284,6 +319,25 @@ def _plan_deployment(
                 "a deployment in NEEDS_ATTENTION cannot be deactivated or activated; bring it back with an "
                 "update (state: ACTIVE and the fix), or delete it"
             )
+    return change
+
+
+def _finish_replacement(wanted: DesiredDeployment, pair: Replacement, options: PlanOptions) -> Change:
+    """The rest of a create-before-delete an earlier apply did not finish (see ``core.replace``): whatever
+    the manifest says now, the new deployment is kept and the old one deleted; a later plan brings the new
+    one up to date if the manifest changed meanwhile."""
+    change = _plan_deployment(wanted, pair.new, options)
+    change.action = Action.REPLACE
+    change.live_id = pair.old.id
+    change.live_state = pair.old.lifecycle_state
+    change.fingerprint = deployment_fingerprint(pair.old)
+    change.drift = False
+    change.blocked = None
+    change.degraded = pair.new.lifecycle_state == "FAILED"
+    change.reason = finishing_reason(pair)
+    change.fields = [FieldChange(URL_PATH, pair.old.url, pair.new.url or ref(change.id))]
+    change.steps = replace_steps(CREATE_BEFORE_DELETE, pair.old, _create_steps(wanted), wanted.name)
+    change.desired[REPLACES] = pair.old.id
     return change
 
 
@@ -368,6 +422,8 @@ def _replace_reason(
         return "the live deployment is FAILED; it is deleted and created again"
     if "projectId" in paths:
         return "projectId cannot be changed in place"
+    if ("groupId" in (live.get("model") or {})) != ("groupId" in (desired.get("model") or {})):
+        return "a deployment cannot change between one model and a model group in place (deploymentType)"
     if is_under("infrastructure.subnetId", ignore):
         return None
     if live["infrastructure"]["subnetId"] and not desired["infrastructure"]["subnetId"]:
@@ -490,7 +546,7 @@ def _check_guards(plan: Plan, desired: DesiredState, options: PlanOptions) -> No
         )
 
 
-_KIND_ORDER = {Kind.LOG_GROUP: 0, Kind.LOG: 1, Kind.MODEL: 2, Kind.DEPLOYMENT: 3}
+_KIND_ORDER = {Kind.LOG_GROUP: 0, Kind.LOG: 1, Kind.MODEL: 2, Kind.MODEL_GROUP: 3, Kind.DEPLOYMENT: 4}
 
 
 def _ordered(changes: list[Change]) -> list[Change]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from reconciler.core.cross_checks import cross_field_problems
 from reconciler.core.document import Document, PathKey
 from reconciler.core.errors import Issue
 from reconciler.core.manifest import (
@@ -22,8 +23,26 @@ from reconciler.core.manifest import (
     ModelDeploymentManifest,
     StackConfig,
 )
+from reconciler.core.manifest_parts import FIELDS_ONLY
 
 STACK_FILE = "mdr.yaml"
+ARTIFACT_FIELD = ("spec", "model", "artifact")
+
+#: resolves ``model.artifact`` as written in a document to a local path (None for an ``oci://`` URI); the
+#: loader's, as it owns the file system
+ArtifactResolver = Callable[[str, Document], Path | None]
+
+
+@dataclass(frozen=True)
+class LocalArtifact:
+    """A local artifact named by a manifest, valid or not: its files are checked either way."""
+
+    document: Document
+    path: Path
+    #: ``conda`` or ``container``: which files the service needs in it
+    runtime: str
+    #: the manifest field naming it (a model group member's ``artifact`` names its own)
+    field: tuple[str | int, ...] = ARTIFACT_FIELD
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,8 @@ class LoadedDeployment:
     project_id: str
     #: the local artifact resolved (symlinks included) by the loader, which owns the file system
     artifact_file: Path | None = None
+    #: a model group's local member artifacts, by inference key (resolved by the loader as well)
+    member_files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -63,6 +84,8 @@ class Stack:
     #: names of deployments whose manifest exists but is invalid (they must be neither changed nor pruned)
     invalid_names: set[str] = field(default_factory=set)
     files: list[Path] = field(default_factory=list)
+    #: every local artifact whose ``model.artifact`` is valid, including those of invalid manifests
+    artifacts: list[LocalArtifact] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -128,14 +151,18 @@ def _message(error: Any) -> str:
 
 def validation_issues(document: Document, exc: ValidationError, prefix: PathKey = ()) -> list[Issue]:
     """Turn a pydantic ValidationError into located Issues, one per error."""
-    issues = []
+    return [document.issue(path, message) for path, message in _located(document, exc, prefix)]
+
+
+def _located(document: Document, exc: ValidationError, prefix: PathKey = ()) -> list[tuple[PathKey, str]]:
+    located = []
     data = document.data
     for error in exc.errors():
         path = (*prefix, *_data_path(_subtree(data, prefix), tuple(error["loc"])))
         if error["type"] == "union_tag_invalid":
             path = (*path, "type")  # point at the discriminator the user wrote, not the whole block
-        issues.append(document.issue(path, _message(error)))
-    return issues
+        located.append((path, _message(error)))
+    return located
 
 
 def _subtree(data: Any, prefix: PathKey) -> Any:
@@ -145,10 +172,21 @@ def _subtree(data: Any, prefix: PathKey) -> Any:
 
 
 def validate_model(model: type[BaseModel], document: Document) -> tuple[Any, list[Issue]]:
+    """The model, or every independent fault: the field errors, and the cross-field checks of every object
+    run over the fields that did validate (pydantic alone would skip those checks)."""
     try:
         return model.model_validate(document.data), []
+    except ValidationError:
+        pass
+    try:
+        model.model_validate(document.data, context={FIELDS_ONLY: True})
+        field_errors: list[tuple[PathKey, str]] = []
     except ValidationError as exc:
-        return None, validation_issues(document, exc)
+        field_errors = _located(document, exc)
+    failed = {path for path, _ in field_errors}
+    cross = [(path, problem.message) for path, problem in cross_field_problems(model, document.data, failed)]
+    located = list(dict.fromkeys([*field_errors, *cross]))  # one report per fault, in document order
+    return None, [document.issue(path, message) for path, message in located]
 
 
 def add_document(
@@ -156,7 +194,7 @@ def add_document(
     document: Document,
     config: StackConfig | None,
     first_seen: dict[str, Document],
-    artifact_of: Callable[[ModelDeploymentManifest, Document], Path | None],
+    artifact_of: ArtifactResolver,
 ) -> None:
     """Validate one document into ``stack``; ``artifact_of`` resolves a manifest's local artifact (I/O)."""
     data = document.data
@@ -187,30 +225,91 @@ def add_document(
         )
     elif name is not None:
         first_seen[name] = document
-    if manifest is None or issues:
+    spec = data.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    failed = {issue.path for issue in issues}
+    placement: dict[str, str | None] = {}
+    if config is not None:  # without a valid stack file the defaults are unknown: nothing to say
+        placement = _placement(spec, config, failed)
+        issues.extend(
+            document.issue(("spec", field_name), f"{field_name} is not set here nor in the stack's defaults")
+            for field_name, value in placement.items()
+            if value is None
+        )
+    artifact = _local_artifact(document, spec, failed, artifact_of)
+    if artifact is not None:
+        stack.artifacts.append(artifact)
+    members = _member_artifacts(document, spec, failed, artifact_of)
+    stack.artifacts.extend(members.values())
+    compartment, project = placement.get("compartmentId"), placement.get("projectId")
+    if manifest is None or issues or compartment is None or project is None:
         stack.issues.extend(issues)
         _mark_invalid(stack, name)
         return
-    if config is None:  # the stack file's own error is reported; defaults are unknown, so nothing more
-        _mark_invalid(stack, name)
-        return
-    compartment = manifest.spec.compartmentId or config.defaults.compartmentId
-    project = manifest.spec.projectId or config.defaults.projectId
-    missing = [
-        (field_name, value) for field_name, value in (("compartmentId", compartment), ("projectId", project))
-    ]
-    problems = [
-        document.issue(("spec", field_name), f"{field_name} is not set here nor in the stack's defaults")
-        for field_name, value in missing
-        if value is None
-    ]
-    if problems or compartment is None or project is None:
-        stack.issues.extend(problems)
-        _mark_invalid(stack, name)
-        return
-    stack.deployments.append(
-        LoadedDeployment(manifest, document, compartment, project, artifact_of(manifest, document))
-    )
+    path = artifact.path if artifact is not None else None
+    member_files = {key: local.path for key, local in members.items()}
+    stack.deployments.append(LoadedDeployment(manifest, document, compartment, project, path, member_files))
+
+
+def _placement(spec: dict[str, Any], config: StackConfig, failed: set[str]) -> dict[str, str | None]:
+    """compartmentId and projectId, each from the manifest or the stack's defaults (None: set nowhere),
+    for the fields that are not wrong themselves."""
+    defaults = {"compartmentId": config.defaults.compartmentId, "projectId": config.defaults.projectId}
+    placement: dict[str, str | None] = {}
+    for field_name, default in defaults.items():
+        value = spec.get(field_name)
+        if f"spec.{field_name}" not in failed:
+            placement[field_name] = value if isinstance(value, str) else default
+    return placement
+
+
+def _local_artifact(
+    document: Document, spec: dict[str, Any], failed: set[str], artifact_of: ArtifactResolver
+) -> LocalArtifact | None:
+    """The manifest's local artifact whenever ``model.artifact`` itself is valid, even if another field is
+    wrong, so that its files are checked in the same run."""
+    model = spec.get("model")
+    artifact = model.get("artifact") if isinstance(model, dict) else None
+    if not isinstance(artifact, str) or ".".join(ARTIFACT_FIELD) in failed:
+        return None
+    path = artifact_of(artifact, document)
+    if path is None:
+        return None
+    runtime = spec.get("runtime")
+    kind = runtime.get("type") if isinstance(runtime, dict) else None
+    # an unknown runtime: only what every artifact needs (readable, inside its folder), no conda files
+    return LocalArtifact(document, path, kind if kind in ("conda", "container") else "container")
+
+
+def _member_artifacts(
+    document: Document, spec: dict[str, Any], failed: set[str], artifact_of: ArtifactResolver
+) -> dict[str, LocalArtifact]:
+    """A model group's local member artifacts whose ``artifact`` is valid, by inference key."""
+    group = spec.get("modelGroup")
+    members = group.get("members") if isinstance(group, dict) else None
+    runtime = spec.get("runtime")
+    kind = runtime.get("type") if isinstance(runtime, dict) else None
+    found: dict[str, LocalArtifact] = {}
+    for index, member in enumerate(members if isinstance(members, list) else []):
+        where = ("spec", "modelGroup", "members", index, "artifact")
+        artifact = member.get("artifact") if isinstance(member, dict) else None
+        key = member.get("inferenceKey") if isinstance(member, dict) else None
+        if not isinstance(artifact, str) or not isinstance(key, str) or _dotted(where) in failed:
+            continue
+        path = artifact_of(artifact, document)
+        if path is not None:
+            found[key] = LocalArtifact(
+                document, path, kind if kind in ("conda", "container") else "container", where
+            )
+    return found
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    """A path as issues name it (``spec.modelGroup.members[0].artifact``)."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
 
 def _name_of(data: dict[str, Any]) -> str | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.core.fields import unmodelled_fields
 from reconciler.core.live import LiveState
 from reconciler.core.plan import Action, Kind, Plan
 
@@ -31,6 +33,8 @@ class DeploymentStatus:
     last_change: str | None
     #: the model's display name when this stack owns it (else None: a catalog model given by id)
     model_name: str | None = None
+    #: live fields this mdr does not model (set by hand or by a newer service): not shown as drift
+    unmanaged: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -64,38 +68,72 @@ def deployment_statuses(plan: Plan, live: LiveState, last_changes: dict[str, str
                 last_change=last_changes.get(change.key)
                 or (current.wire.get("time_created") if current else None),
                 model_name=model_names.get(current.model_id or "") if current else None,
+                unmanaged=unmodelled_fields(current.wire) if current else [],
             )
         )
     return sorted(out, key=lambda s: s.name)
 
 
-#: ``mdr status`` must fit a 100-column terminal: long values are cut, URLs get lines of their own
+#: ``mdr status`` must fit a 100-column terminal: long values are cut; a URL is never cut (a cut URL does
+#: not work), so each predict URL gets a line of its own after the table
 WIDTH = 100
-_CAPS = {"NAME": 28, "MODEL": 26}
+#: the two free-text columns share what the others leave of ``WIDTH``; each keeps at least this much
+_MIN_FREE = 12
 
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _share(name: int, model: int, room: int) -> tuple[int, int]:
+    """Widths for the NAME and MODEL columns within ``room``: both whole when they fit, else the shorter
+    whole (when it takes at most half) and the other cut, else half each."""
+    room = max(room, 2 * _MIN_FREE)
+    if name + model <= room:
+        return name, model
+    half = room // 2
+    if name <= half:
+        return name, room - name
+    if model <= half:
+        return room - model, model
+    return half, room - half
+
+
 def render_statuses(statuses: list[DeploymentStatus]) -> str:
     header = ("NAME", "SYNC", "HEALTH", "STATE", "MODEL", "LAST CHANGE")
-    rows = [header] + [
+    full = [header] + [
         (
-            _cut(s.name, _CAPS["NAME"]),
+            s.name,
             s.sync,
             s.health,
             s.lifecycle or "-",
-            _cut(s.model_name or (f"…{s.model[-12:]}" if s.model else "-"), _CAPS["MODEL"]),
+            s.model_name or (f"…{s.model[-12:]}" if s.model else "-"),
             (s.last_change or "-")[:16].replace("T", " "),
         )
         for s in statuses
     ]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+    widths = [max(len(str(r[i])) for r in full) for i in range(len(header))]
+    widths[0], widths[4] = _share(widths[0], widths[4], WIDTH - sum(widths[1:4]) - widths[5] - 2 * 5)
+    rows = [(_cut(r[0], widths[0]), *r[1:4], _cut(r[4], widths[4]), r[5]) for r in full]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     for s in statuses:
-        if s.url:
-            lines.append(_cut(f"{s.name}: {s.url}", WIDTH))
         if s.drift:
             lines.append(_cut(f"{s.name}: drifted fields: {', '.join(s.drift)}", WIDTH))
+        if s.unmanaged:  # every name matters here: wrapped, never cut
+            text = f"warning: {s.name}: fields mdr does not manage (not compared): {', '.join(s.unmanaged)}"
+            lines.extend(textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_long_words=True))
+    urls = [(s.name, predict_url(s.url)) for s in statuses if s.url]
+    if urls:
+        lines.append("")
+        lines.append(
+            "predict URLs (POST JSON; `mdr predict PATH NAME --data JSON` signs the request for you):"
+        )
+        for name, url in urls:
+            lines.append(f"  {name}")
+            lines.append(f"    {url}")
     return "\n".join(lines) + "\n"
+
+
+def predict_url(url: str) -> str:
+    """A deployment's predict endpoint: ``{modelDeploymentUrl}/predict``."""
+    return f"{url.rstrip('/')}/predict"

@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_UPLOAD_BYTES // 1024**2,
         help="largest object, part or model artifact accepted; larger is 413 (default 6144)",
     )
+    parser.add_argument(
+        "--cores-per-compartment",
+        type=float,
+        default=0,
+        metavar="N",
+        help="service limit: model deployment cores per compartment; beyond it 400 LimitExceeded (default 0: none)",
+    )
     faults = parser.add_argument_group("faults (also settable at run time: POST /_emulator/faults)")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every OCI call")
     faults.add_argument(
@@ -87,6 +94,7 @@ def serve(args: argparse.Namespace) -> int:
         max_upload_bytes=args.max_upload_mib * 1024**2,
         buckets=args.bucket,
         auto_create_buckets=args.auto_create_buckets,
+        cores_per_compartment=args.cores_per_compartment,
     ).start()
     faults = faults_from_args(args)
     if faults != FaultConfig():

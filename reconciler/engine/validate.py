@@ -8,9 +8,7 @@ from reconciler.adapters.artifact_checks import check_artifact
 from reconciler.adapters.manifests import load_stack, load_stack_config
 from reconciler.adapters.regions import closest_regions, is_known_region
 from reconciler.core.errors import Issue
-from reconciler.core.stack import LoadedDeployment, Stack, log_retention_issues
-
-ARTIFACT_FIELD = ("spec", "model", "artifact")
+from reconciler.core.stack import LocalArtifact, Stack, log_retention_issues
 
 #: check_artifact's issues per (resolved artifact, runtime type): an artifact shared by several manifests
 #: is read once, and reported at each manifest
@@ -25,32 +23,27 @@ def _nested(path: Path, inner: Issue) -> str:
     return str(inner)
 
 
-def artifact_issues(deployment: LoadedDeployment, checked: ArtifactChecks | None = None) -> list[Issue]:
-    """Problems with a deployment's local artifact, each at the manifest line naming the artifact and
-    naming the artifact's own file and line: ``fraud.yaml:16:5: spec.model.artifact: .../score.py:3: ...``."""
-    path = deployment.artifact_path()
-    if path is None:
-        return []
+def artifact_issues(artifact: LocalArtifact, checked: ArtifactChecks | None = None) -> list[Issue]:
+    """Problems with a manifest's local artifact, each at the manifest line naming the artifact and
+    naming the artifact's own file and line: ``fraud.yaml:16:5: spec.model.artifact: .../score.py:3: ...``.
+    The manifest may be invalid otherwise: its artifact is checked in the same run."""
+    path, document = artifact.path, artifact.document
     try:
         exists, is_file = path.exists(), path.is_file()
     except OSError as exc:
-        return [
-            deployment.document.issue(
-                ARTIFACT_FIELD, f"artifact {path} cannot be read: {exc.strerror or exc}"
-            )
-        ]
+        return [document.issue(artifact.field, f"artifact {path} cannot be read: {exc.strerror or exc}")]
     if not exists:
-        return [deployment.document.issue(ARTIFACT_FIELD, f"artifact {path} does not exist")]
+        return [document.issue(artifact.field, f"artifact {path} does not exist")]
     if is_file and path.suffix != ".zip":
-        return [deployment.document.issue(ARTIFACT_FIELD, "artifact must be a folder or a .zip")]
-    runtime = deployment.manifest.spec.runtime.type
+        return [document.issue(artifact.field, "artifact must be a folder or a .zip")]
+    runtime = artifact.runtime
     key = (str(path.resolve()), runtime)
     inner = checked.get(key) if checked is not None else None
     if inner is None:
         inner = check_artifact(path, runtime=runtime)
         if checked is not None:
             checked[key] = inner
-    return [deployment.document.issue(ARTIFACT_FIELD, _nested(path, issue)) for issue in inner]
+    return [document.issue(artifact.field, _nested(path, issue)) for issue in inner]
 
 
 def region_issues(stack: Stack) -> list[Issue]:
@@ -72,14 +65,15 @@ def region_issues(stack: Stack) -> list[Issue]:
 
 
 def validate_tree(path: Path) -> tuple[Stack, list[Issue]]:
-    """Load the tree and check every local artifact; returns the stack and every issue found."""
+    """Load the tree and check every local artifact, those of invalid manifests too; returns the stack and
+    every issue found."""
     stack = load_stack(path)
     issues = list(stack.issues)
     issues.extend(region_issues(stack))
     issues.extend(log_retention_issues(stack.deployments))
     checked: ArtifactChecks = {}
-    for deployment in stack.deployments:
-        issues.extend(artifact_issues(deployment, checked))
+    for artifact in stack.artifacts:
+        issues.extend(artifact_issues(artifact, checked))
     return stack, sorted(set(issues))
 
 
@@ -89,7 +83,7 @@ def checked_stack(path: Path) -> tuple[Stack, list[Issue]]:
     stack, issues = validate_tree(path)
     bad_files = {issue.file for issue in issues}
     for deployment in list(stack.deployments):
-        if deployment.document.file in bad_files:
+        if deployment.document.files & bad_files:
             stack.deployments.remove(deployment)
             stack.invalid_names.add(deployment.name)
     stack.issues = issues

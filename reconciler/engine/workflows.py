@@ -12,6 +12,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,9 +23,12 @@ from reconciler.adapters.journal import AuditLog, Journal, KnownCompartments
 from reconciler.adapters.live_reader import read_live, searched_compartments
 from reconciler.adapters.lock import held, lock_for
 from reconciler.adapters.planfile import read_plan
+from reconciler.adapters.provenance import stack_provenance
+from reconciler.adapters.vault import VaultReader, value_for_plan
 from reconciler.core.desired import DesiredState, DesiredStateError, build_desired
 from reconciler.core.errors import MdrError, ValidationFailed
 from reconciler.core.live import LiveState, owned_compartments
+from reconciler.core.model_rules import attach_provenance
 from reconciler.core.plan import Action, Kind, Plan, PlanOptions
 from reconciler.core.plancheck import guard_violations
 from reconciler.core.render import render, summary_line
@@ -102,22 +106,36 @@ def artifact_identities(stack: Stack, provider: Any) -> dict[str, str]:
     identities: dict[str, str] = {}
     seen: dict[str, str] = {}  # several deployments may share one artifact: hash (or HEAD) it once
     for deployment in stack.deployments:
-        artifact = deployment.manifest.spec.model.artifact
-        if artifact is None:
-            continue
-        path = deployment.artifact_path()
-        source = str(path) if path else artifact
-        if source not in seen:
-            seen[source] = artifact_identity(path) if path else object_identity(provider, artifact)
-        identities[deployment.name] = seen[source]
+        model = deployment.manifest.spec.model
+        group = deployment.manifest.spec.modelGroup
+        # a model group's packaged members are keyed <deployment>/<inference key> (model_group_desired)
+        wanted = [(deployment.name, model.artifact, deployment.artifact_path())] if model is not None else []
+        wanted += [
+            (f"{deployment.name}/{m.inferenceKey}", m.artifact, deployment.member_files.get(m.inferenceKey))
+            for m in (group.members if group is not None else [])
+        ]
+        for key, artifact, path in wanted:
+            if artifact is None:
+                continue
+            source = str(path) if path else artifact
+            if source not in seen:
+                seen[source] = artifact_identity(path) if path else object_identity(provider, artifact)
+            identities[key] = seen[source]
     return identities
 
 
-def secret_values(deployment: LoadedDeployment) -> dict[str, str | None]:
-    """Secret values from the environment; None where not set (plan then assumes the live value is right)."""
-    return {
-        name: os.environ.get(ref.fromEnv) for name, ref in deployment.manifest.spec.runtime.secretEnv.items()
-    }
+def secret_values(
+    deployment: LoadedDeployment, vault: VaultReader, notes: list[str]
+) -> dict[str, str | None]:
+    """Secret values from the environment or OCI Vault; None where not available now (plan then assumes the
+    live value is right; a Vault secret that cannot be read is also noted for the plan's warnings)."""
+    values: dict[str, str | None] = {}
+    for name, ref in deployment.manifest.spec.runtime.secretEnv.items():
+        if ref.fromVault is not None:
+            values[name] = value_for_plan(vault, f"{deployment.name}.{name}", ref.fromVault, notes)
+        else:
+            values[name] = os.environ.get(ref.fromEnv or "")
+    return values
 
 
 LiveReader = Callable[[Any, str, set[str], set[str], list[str]], LiveState]
@@ -142,7 +160,12 @@ def compute_plan(
         compartments.add(config.defaults.compartmentId)
     known = KnownCompartments(config.stack)
     compartments |= known.read()  # where owned resources were seen: a moved deployment is still found
-    compartments |= searched_compartments(provider, config.stack)  # and where the tenancy says they are
+    # and where the tenancy says they are: that search (a page per 1,000 resources of the stack) runs while
+    # the known compartments are read; only a compartment it alone knows of (a deployment moved elsewhere
+    # with no local record) costs a second read
+    searcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mdr-search")
+    searching = searcher.submit(searched_compartments, provider, config.stack)
+    searcher.shutdown(wait=False)
     log_groups = {
         d.manifest.spec.logging.logGroup.name
         for d in stack.deployments
@@ -159,9 +182,14 @@ def compute_plan(
     identities = artifact_identities(stack, provider)
     read = reader or read_live
     live = read(provider, config.stack, compartments, {g for g in log_groups if g}, group_ids)
+    found = searching.result() - compartments
+    if found:
+        compartments |= found
+        live = read(provider, config.stack, compartments, {g for g in log_groups if g}, group_ids)
     known.write(owned_compartments(live) | {d.compartment_id for d in stack.deployments})
     salt = secrets.token_hex(16)
-    values = {d.name: secret_values(d) for d in stack.deployments}
+    vault, vault_notes = VaultReader(provider), list[str]()
+    values = {d.name: secret_values(d, vault, vault_notes) for d in stack.deployments}
     try:
         desired = build_desired(stack, live, identities, values, salt)
     except DesiredStateError as exc:
@@ -173,6 +201,8 @@ def compute_plan(
         salt=salt,
     )
     plan = build_plan(desired, live, config.region, options)
+    plan.warnings.extend(vault_notes)
+    attach_provenance(plan, stack_provenance(stack))
     plan.api_calls = provider.stats.snapshot()
     root = os.path.relpath(stack.root)
     plan.context = {
@@ -273,20 +303,27 @@ def apply_saved_plan(
     lock = lock_for(plan.stack, context.get("lock"), provider)
     options.fence = getattr(lock, "lost", None)
     with held(lock, lock_timeout):
-        live = read_live(
-            provider,
-            plan.stack,
-            context.get("compartments", []),
-            set(context.get("logGroupNames", [])),
-            context.get("logGroupIds", []),
-        )
-        problems = stale_changes(plan, live) + _artifacts_changed(plan) + guard_violations(plan, stack, live)
-        if problems:
-            raise StalePlan(
-                "the saved plan is stale or breaks a guard; nothing was applied. Plan again. Found:\n  "
-                + "\n  ".join(dict.fromkeys(problems))
-            )
+        refuse_stale(plan, stack, provider)
         return execute(plan, provider, options)
+
+
+def refuse_stale(plan: Plan, stack: Stack, provider: Any) -> None:
+    """Raise ``StalePlan`` when a resource or artifact the plan touches changed since it was computed, or
+    the plan breaks a guard of ``stack``; the caller holds the stack's lock (a saved plan, a manual sync)."""
+    context = plan.context
+    live = read_live(
+        provider,
+        plan.stack,
+        context.get("compartments", []),
+        set(context.get("logGroupNames", [])),
+        context.get("logGroupIds", []),
+    )
+    problems = stale_changes(plan, live) + _artifacts_changed(plan) + guard_violations(plan, stack, live)
+    if problems:
+        raise StalePlan(
+            "the saved plan is stale or breaks a guard; nothing was applied. Plan again. Found:\n  "
+            + "\n  ".join(dict.fromkeys(problems))
+        )
 
 
 def _artifacts_changed(plan: Plan) -> list[str]:

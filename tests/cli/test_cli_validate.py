@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,30 @@ def test_missing_local_artifact_points_at_the_manifest_line(tmp_path: Path) -> N
         f"fraud.yaml:{line}:5: spec.model.artifact: artifact {tmp_path / 'gone'} does not exist"
         in result.stderr
     )
+
+
+def test_validate_prints_every_independent_error_of_a_manifest_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(EXAMPLES, tmp_path / "m")
+    fraud = tmp_path / "m/fraud-scorer.yaml"
+    fraud.write_text(
+        fraud.read_text()
+        .replace("replicas: 1", "replicas: -1")  # a field
+        .replace("memoryInGBs: 16", "memoryInGBs: 16000")  # a shape's range, checked across fields
+        .replace("access: {name: fraud-scorer-access}", "access: {}")  # a log needs its name or id
+    )
+    (tmp_path / "m/models/fraud-scorer/runtime.yaml").write_text("MODEL_ARTIFACT_VERSION: '3.0'\n")
+    assert main(["validate", str(tmp_path / "m"), "--output", "json"]) == 1
+    errors = json.loads(capsys.readouterr().out)["errors"]
+    assert sorted(e["path"] for e in errors) == [
+        "spec.infrastructure.memoryInGBs",
+        "spec.infrastructure.replicas",
+        "spec.logging.access",
+        "spec.model.artifact",
+    ]
+    assert main(["validate", str(tmp_path / "m")]) == 1
+    assert capsys.readouterr().err.rstrip().endswith("4 error(s) in 1 file(s)")
 
 
 def test_committed_schemas_match_the_models() -> None:

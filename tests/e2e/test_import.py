@@ -138,7 +138,9 @@ def test_import_then_adopt_yields_manifests_whose_plan_is_empty(world: World) ->
     assert "PARTNER_API_KEY looks like a secret" in done.stderr
     fraud = yaml.safe_load(fraud_text)
     assert fraud["metadata"]["annotations"] == {"mdr.io/adopt": ids["Fraud Scorer (prod)"]}
-    assert fraud["spec"]["infrastructure"]["autoscaling"]["scaleOutThreshold"] == 80
+    # made without pending durations (the service's PT3M), so written as rules, not mdr's short form
+    (rule,) = fraud["spec"]["infrastructure"]["autoscaling"]["rules"]
+    assert rule["metric"] == "CPU" and rule["scaleOut"] == {"threshold": 80, "pendingDuration": "PT3M"}
     assert world.mdr("validate", "imported").returncode == 0
 
     plan = world.mdr("plan", "imported", "--detailed-exitcode")

@@ -59,7 +59,9 @@ def test_one_command_quickstart_applies_predicts_and_plans_nothing(tmp_path: Pat
     [output] = run_block(one, tmp_path)
     assert "Apply complete: 8 done" in output
     assert '"prediction"' in output and '"fraud-v1"' in output
-    assert output.rstrip().endswith("No changes. Stack risk-prod matches the manifests (2 up to date).")
+    assert "No changes. Stack risk-prod matches the manifests (2 up to date)." in output
+    # it ends by pointing to the dashboard (tests/e2e/test_hints.py opens it)
+    assert output.rstrip().endswith("until Ctrl-C).") and "http://127.0.0.1:9000/" in output
 
 
 def test_step_by_step_quickstart_runs_as_written(tmp_path: Path) -> None:

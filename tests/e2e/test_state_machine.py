@@ -201,7 +201,7 @@ def test_edits_to_the_model_in_the_catalog_are_planned_and_applied(world: World,
     for path in ("displayName", "description", "metadata"):
         assert f" {path}" in planned.stdout, planned.stdout
     out = apply(world)
-    assert "Model/fraud-scorer" in out
+    assert "Model fraud-model-renamed: update complete" in out  # progress names it as the plan does
     model = world.sdk().get_model(model_of(deployment(world, "Fraud scorer"))).data
     assert model.display_name == "fraud-model-renamed"
     assert model.description == "Gradient boosted fraud model"

@@ -54,7 +54,9 @@ def test_a_stacks_deployments_are_found_in_every_compartment(ds: Any, search: An
         OTHER,
         "a2",
     )
-    assert item.lifecycle_state == "CREATING" and item.freeform_tags == {"mdr-stack": "risk", "team": "x"}
+    # CREATING, or already ACTIVE on a loaded machine (the work request is short)
+    assert item.lifecycle_state in ("CREATING", "ACTIVE")
+    assert item.freeform_tags == {"mdr-stack": "risk", "team": "x"}
     wait_for(lambda: query(search, STACK_QUERY.format("risk"))[0].lifecycle_state == "ACTIVE")
 
 

@@ -109,3 +109,42 @@ def test_one_log_shared_with_one_retention_period_is_fine(tmp_path: Path) -> Non
     edit(root / C, "    predict: {name: churn-api-predict}", "    predict: {name: fraud-scorer-predict}")
     _, issues = validate_tree(root)
     assert issues == [], _lines(issues)
+
+
+def test_a_field_error_a_cross_field_error_and_an_artifact_error_come_in_one_run(tmp_path: Path) -> None:
+    root = copy_example_stack(tmp_path / "m")
+    edit(root / F, "    replicas: 1", "    replicas: -1")  # a field error
+    edit(root / F, "    memoryInGBs: 16", "    memoryInGBs: 16000")  # a cross-field error (the shape's range)
+    (root / "models/fraud-scorer/score.py").write_text("def (\n")  # an artifact error
+    stack, issues = validate_tree(root)
+    assert [(Path(i.file).name, i.line, i.path) for i in issues] == [
+        (F, line_of(root / F, "artifact: models/fraud-scorer"), "spec.model.artifact"),
+        (F, line_of(root / F, "memoryInGBs: 16000"), "spec.infrastructure.memoryInGBs"),
+        (F, line_of(root / F, "replicas: -1"), "spec.infrastructure.replicas"),
+    ], _lines(issues)
+    assert "score.py does not parse" in issues[0].message
+    # the invalid manifest is still set aside: nothing plans or applies it
+    assert [d.name for d in stack.deployments] == ["churn-api"]
+    assert "fraud-scorer" in stack.invalid_names
+
+
+def test_the_artifact_of_an_invalid_manifest_is_checked_for_containment(tmp_path: Path) -> None:
+    root = copy_example_stack(tmp_path / "m")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    edit(root / F, "    artifact: models/fraud-scorer", "    artifact: ../outside")
+    edit(root / F, "    replicas: 1", "    replicas: -1")
+    _, issues = validate_tree(root)
+    assert sorted((i.path, i.message.split(",")[0]) for i in issues) == [
+        ("spec.infrastructure.replicas", "Input should be greater than or equal to 1"),
+        ("spec.model.artifact", f"artifact resolves to {outside}"),
+    ], _lines(issues)
+
+
+def test_an_artifact_written_wrong_is_reported_once_and_not_read(tmp_path: Path) -> None:
+    root = copy_example_stack(tmp_path / "m")
+    edit(root / F, "    artifact: models/fraud-scorer", "    artifact: s3://bucket/model.zip")
+    _, issues = validate_tree(root)
+    [issue] = issues
+    assert issue.path == "spec.model.artifact"
+    assert "oci:// URI" in issue.message

@@ -33,10 +33,12 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
+from reconciler.emulator.core import admin_bulk
 from reconciler.emulator.core.errors import ApiError
 from reconciler.emulator.core.faults import FaultConfig
 from reconciler.emulator.core.http import FileBody, Request, Response, Route, Router, error_response
 from reconciler.emulator.core.httpserver import Body, BodyError, HttpServer, Incoming, Outgoing
+from reconciler.emulator.core.limits import Limits
 from reconciler.emulator.core.replay import ReplayGuard
 from reconciler.emulator.core.signing import (
     TENANCY,
@@ -50,6 +52,8 @@ from reconciler.emulator.core.store import Store
 from reconciler.emulator.core.workrequests import WorkRequests
 
 TICK_SECONDS = 0.02
+#: the last line of an API signing key file as the OCI Console writes it (the oci CLI checks for it)
+API_KEY_LABEL = b"OCI_API_KEY\n"
 
 
 #: a raw upload (an object, a part, a model artifact): OCI takes model artifacts up to 6 GB directly
@@ -114,6 +118,7 @@ class _Controls:
     store: Store
     calls: Calls
     router: Router
+    limits: Limits
 
     @property
     def url(self) -> str:
@@ -162,6 +167,9 @@ class _Controls:
     def _admin(self, request: Request) -> Response:
         """The unsigned admin API for tests and benchmarks (documented in docs/cli.md)."""
         path = request.path
+        answered = admin_bulk.handle(self.store, request) or self.limits.handle(request)
+        if answered is not None:  # bulk loads, patches and limits (their own modules)
+            return answered
         if path == "/_emulator/health":
             return Response(200, {"status": "ok", "url": self.url})
         if path == "/_emulator/counters" and request.method == "GET":
@@ -185,7 +193,14 @@ class _Controls:
         if path == "/_emulator/work-request-seconds" and request.method == "POST":
             self.work_request_seconds = float(request.json_object().get("seconds", 0.2))
             return Response(200, {"seconds": self.work_request_seconds})
+        answered = self._service_admin(request)
+        if answered is not None:  # a service's own read-back (e.g. published notifications)
+            return answered
         return error_response(ApiError(404, "NotAuthorizedOrNotFound", f"no admin endpoint {path}"))
+
+    def _service_admin(self, request: Request) -> Response | None:
+        """A service's admin endpoint (the subclass that adds the services answers); None: no such path."""
+        return None
 
 
 class Server(_Controls):
@@ -216,6 +231,7 @@ class Server(_Controls):
         self.work_requests = WorkRequests(self.store)
         self.router = Router()
         self.calls = Calls()
+        self.limits = Limits()
         self._http: HttpServer | None = None
         self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -297,7 +313,8 @@ class Server(_Controls):
         directory = Path(directory).resolve()  # an absolute key path: the config works from any folder
         directory.mkdir(parents=True, exist_ok=True)
         key_file = directory / "emulator_key.pem"
-        key_file.write_bytes(self.keys.private_pem)
+        # the label line of a key made in the OCI Console: without it the oci CLI warns on every call
+        key_file.write_bytes(self.keys.private_pem + API_KEY_LABEL)
         key_file.chmod(0o600)
         config = directory / "config"
         config.write_text(
@@ -403,7 +420,9 @@ class Server(_Controls):
         latency = self.store.faults.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)
-        injected = self.store.faults.injected_error(route.operation, self.store.random)
+        injected = self.limits.throttle(route.operation) or self.store.faults.injected_error(
+            route.operation, self.store.random
+        )
         if injected is not None:
             self.calls.count(route.operation, faulted=True)
             raise injected
@@ -422,6 +441,7 @@ class Server(_Controls):
                             409, "Conflict", "the opc-retry-token was used with a different request body"
                         )
                     return Response(seen["status"], seen["body"], dict(seen["headers"]))
+            self.limits.admit(self.store, route.operation, request)  # a replay above starts no new work
             response = route.handler(request)
             if route.mutating:
                 if (
@@ -444,8 +464,8 @@ class Server(_Controls):
             payload, length, content_type = body.file, body.size, response.content_type
         elif isinstance(body, bytes):
             payload, length, content_type = body, len(body), response.content_type
-        elif body is None:
-            payload, length, content_type = b"", 0, "application/json"
+        elif body is None:  # a HEAD of an object says what a GET would serve
+            payload, length, content_type = b"", 0, response.content_type
         else:
             payload = json.dumps(body).encode()
             length, content_type = len(payload), "application/json"
@@ -459,6 +479,6 @@ class Server(_Controls):
                 headers.pop("content-length", None)
             else:
                 headers.setdefault("content-length", "0")
-        else:
+        elif length >= 0:  # a FileBody of size -1 (a streamed predict answer) goes out chunked
             headers["content-length"] = str(length)
         return Outgoing(response.status, list(headers.items()), payload)

@@ -113,6 +113,12 @@ class Store:
         "artifacts",
         "buckets",
         "signatures",
+        "secrets",
+        "topics",
+        "topic_messages",
+        "model_version_sets",
+        "model_groups",
+        "model_group_version_histories",
     )
 
     def __init__(self, directory: Path | None, region: str, work_request_seconds: float) -> None:

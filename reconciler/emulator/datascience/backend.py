@@ -33,6 +33,16 @@ from reconciler.emulator.core.workrequests import (
     WorkRequestKind,
     WorkRequests,
 )
+from reconciler.emulator.datascience.catalog import place_in_version_set
+from reconciler.emulator.datascience.group_rules import (
+    check_group_update,
+    deployments_using_model,
+    group_of,
+    is_group,
+    merge_group_update,
+    pick_member,
+    validate_group_config,
+)
 from reconciler.emulator.datascience.rules import (
     UPDATABLE_STATES,
     check_update,
@@ -138,6 +148,22 @@ class DataScienceBackend:
     def project(self, project_id: str) -> dict[str, Any]:
         return self.store.find("projects", project_id, "project")
 
+    def seen_project(self, project_id: str) -> dict[str, Any]:
+        """GetProject: a project the emulator never saw is answered as an ACTIVE one, since models and
+        deployments may name it (``check_project``); ``mdr doctor`` reads it like any other."""
+        known = self.store.data["projects"].get(project_id)
+        if known is not None or not project_id.startswith("ocid1.datascienceproject."):
+            return self.project(project_id)
+        return {
+            "id": project_id,
+            "displayName": project_id[-12:],
+            "lifecycleState": "ACTIVE",
+            "freeformTags": {},
+            "definedTags": {},
+            "systemTags": {},
+            "_etag": new_etag(),
+        }
+
     def delete_project(self, project_id: str, if_match: str | None) -> str:
         project = self.project(project_id)
         check_if_match(project, if_match)
@@ -187,6 +213,7 @@ class DataScienceBackend:
             "isModelByReference": False,
             "_etag": new_etag(),
         }
+        place_in_version_set(self.store, model, body)
         self.store.data["models"][model_id] = model
         return model
 
@@ -196,6 +223,7 @@ class DataScienceBackend:
     def update_model(self, model_id: str, body: dict[str, Any], if_match: str | None) -> dict[str, Any]:
         model = self.model(model_id)
         check_if_match(model, if_match)
+        place_in_version_set(self.store, model, body)
         for key in MODEL_FIELDS:
             if key in body:
                 model[key] = body[key]
@@ -209,7 +237,7 @@ class DataScienceBackend:
             d["id"]
             for d in self.store.data["deployments"].values()
             if d["lifecycleState"] not in GONE and model_of(d) == model["id"]
-        ]
+        ] + deployments_using_model(self.store, model["id"])
         if users:
             raise conflict(f"model {model['id']} is used by model deployment(s) {', '.join(users)}")
         model["lifecycleState"] = "DELETED"
@@ -293,6 +321,10 @@ class DataScienceBackend:
         return self.work_requests.start(operation, model["compartmentId"], model["id"], uri, params)
 
 
+def _no_model_groups(group_id: str) -> object:
+    raise not_found(f"model group {group_id}")
+
+
 #: the state a deployment had when its work request started (kept in the work request's params)
 PREVIOUS = "PREVIOUS"
 
@@ -338,6 +370,8 @@ class DeploymentsBackend:
         self.base_url = ""
         #: told the id of a deployment whose lifecycle state changed (serving stops what is no longer ACTIVE)
         self.on_change: Callable[[str], None] = lambda deployment_id: None
+        #: the ACTIVE model group a MODEL_GROUP deployment may serve (``model_groups.ModelGroupsBackend``)
+        self.deployable_group: Callable[[str], object] = _no_model_groups
         work_requests.register(
             {
                 operation: Transition(
@@ -400,10 +434,13 @@ class DeploymentsBackend:
         """The new deployment (CREATING) and the work request that makes it ACTIVE."""
         require(body, "compartmentId", "projectId")
         config = body.get("modelDeploymentConfigurationDetails")
-        validate_config(config)
+        validate_group_config(config) if is_group(config) else validate_config(config)
         assert isinstance(config, dict)
         self.models.check_project(body["projectId"])
-        self.models.deployable_model(config["modelConfigurationDetails"]["modelId"])
+        if is_group(config):
+            self.deployable_group(config["modelGroupConfigurationDetails"]["modelGroupId"])
+        else:
+            self.models.deployable_model(config["modelConfigurationDetails"]["modelId"])
         deployment_id = self.store.new_id("datasciencemodeldeployment")
         deployment = {
             "id": deployment_id,
@@ -444,11 +481,17 @@ class DeploymentsBackend:
                 raise invalid(
                     f"{forbidden} cannot be updated (use changeCompartment, or recreate for projectId)"
                 )
-        updated = merge_update(deployment, body)
-        check_update(deployment, updated)
-        new_model = model_of(updated)
-        if new_model != model_of(deployment):
-            self.models.deployable_model(new_model)
+        if is_group(deployment["modelDeploymentConfigurationDetails"]):
+            updated, update_type = merge_group_update(deployment, body)
+            check_group_update(deployment, updated, update_type)
+            if group_of(updated) != group_of(deployment):
+                self.deployable_group(group_of(updated))
+        else:
+            updated = merge_update(deployment, body)
+            check_update(deployment, updated)
+            new_model = model_of(updated)
+            if new_model != model_of(deployment):
+                self.models.deployable_model(new_model)
         previous = deployment["lifecycleState"]
         for key in DEPLOYMENT_FIELDS:
             deployment[key] = updated[key]
@@ -488,8 +531,9 @@ class DeploymentsBackend:
 
     # -- serving --
 
-    def served_model(self, deployment_id: str) -> tuple[str, Path]:
-        """The model id and artifact that answer a deployment's predict calls (conda deployments only)."""
+    def served_model(self, deployment_id: str, member: str | None = None) -> tuple[str, Path]:
+        """The model id and artifact that answer a deployment's predict calls (conda deployments only); for
+        a MODEL_GROUP deployment, those of the ``member`` named by inference key or model OCID."""
         deployment = self.deployments.get(deployment_id)
         if deployment is None:
             raise ApiError(404, "NotAuthorizedOrNotFound", f"model deployment {deployment_id} not found")
@@ -499,7 +543,10 @@ class DeploymentsBackend:
         environment = config.get("environmentConfigurationDetails") or {}
         if environment.get("environmentConfigurationType") == "OCIR_CONTAINER":
             raise ApiError(501, "NotImplemented", "the emulator serves conda deployments only")
-        model_id = config["modelConfigurationDetails"]["modelId"]
+        if is_group(config):
+            model_id = pick_member(self.store, group_of(deployment), member)
+        else:
+            model_id = config["modelConfigurationDetails"]["modelId"]
         artifact = self.store.data["artifacts"].get(model_id)
         if artifact is None:
             raise ApiError(500, "InternalServerError", "the deployed model has no artifact")

@@ -117,7 +117,7 @@ class DataScienceRoutes:
         return self._listed("projects", request, PROJECT_FILTERS)
 
     def get_project(self, request: Request) -> Response:
-        return with_etag(self.models.project(request.params["id"]))
+        return with_etag(self.models.seen_project(request.params["id"]))
 
     def delete_project(self, request: Request) -> Response:
         return accepted(self.models.delete_project(request.params["id"], request.if_match))

@@ -1,6 +1,6 @@
 """Model deployment rules that need no state: what a configuration must hold and what an update changes.
 
-Rules enforced (reference §3, §8.3): updates only in ACTIVE, INACTIVE or NEEDS_ATTENTION; while ACTIVE one
+Rules enforced (reference §3, §8.3; the fields inside a configuration in ``config_rules``): updates only in ACTIVE, INACTIVE or NEEDS_ATTENTION; while ACTIVE one
 option group per update; ``projectId`` not updatable; custom → default networking refused; a deployment
 needs an ACTIVE model with an artifact; artifacts are immutable; a model used by a deployment cannot be
 deleted; ``list_model_deployments`` accepts one filter besides the compartment; the instance shape is one
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.emulator.core.errors import invalid, missing, require
+from reconciler.emulator.datascience.config_rules import check_container, check_instance, check_scaling
 
 UPDATABLE_STATES = ("ACTIVE", "INACTIVE", "NEEDS_ATTENTION")
 ENVIRONMENT_VARIABLES_MAX_BYTES = 2048
@@ -117,6 +118,8 @@ def validate_config(config: Any) -> None:
     if not isinstance(instance, dict) or not instance.get("instanceShapeName"):
         raise missing("modelConfigurationDetails.instanceConfiguration.instanceShapeName")
     check_shape(instance)
+    check_instance(instance)
+    check_scaling(model_config.get("scalingPolicy"))
     environment = config.get("environmentConfigurationDetails")
     if environment is not None:
         kind = environment.get("environmentConfigurationType")
@@ -124,6 +127,8 @@ def validate_config(config: Any) -> None:
             raise invalid(f"environmentConfigurationType {kind!r} is not valid")
         if kind == "OCIR_CONTAINER" and not environment.get("image"):
             raise missing("environmentConfigurationDetails.image")
+        if kind == "OCIR_CONTAINER":
+            check_container(environment)
         variables = environment.get("environmentVariables") or {}
         total = sum(len(k) + len(str(v)) for k, v in variables.items())
         if total > ENVIRONMENT_VARIABLES_MAX_BYTES:
@@ -165,7 +170,11 @@ def changed_groups(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
     new_config = after["modelDeploymentConfigurationDetails"]
     old_model = old_config["modelConfigurationDetails"]
     new_model = new_config["modelConfigurationDetails"]
-    if old_model.get("modelId") != new_model.get("modelId"):
+    signature = "modelArtifactSignatureId"
+    if (old_model.get("modelId"), old_model.get(signature)) != (
+        new_model.get("modelId"),
+        new_model.get(signature),
+    ):
         groups.add("model")
     if (old_model.get("instanceConfiguration"), old_model.get("scalingPolicy")) != (
         new_model.get("instanceConfiguration"),

@@ -18,6 +18,7 @@ from reconciler.emulator.core.workrequests import (
     WorkRequestKind,
     WorkRequests,
 )
+from reconciler.emulator.logging.search import LogEntries
 
 WORK_REQUESTS = WorkRequestKind("log_work_requests", "logworkrequest")
 #: a log group or log in these states does not hold its name (a failed create leaves one FAILED)
@@ -32,6 +33,8 @@ class LoggingBackend:
     def __init__(self, store: Store, work_requests: WorkRequests) -> None:
         self.store = store
         self.work_requests = work_requests
+        #: entries written by PutLogs and by /predict, found by SearchLogs (in memory)
+        self.entries = LogEntries()
         work_requests.register(
             {
                 "CREATE_LOG_GROUP": Transition(
@@ -171,6 +174,21 @@ class LoggingBackend:
         check_if_match(log, if_match)
         log["lifecycleState"] = "DELETING"
         return self._log_work_request("DELETE_LOG", log)
+
+    def deployment_served(
+        self, logs: dict[str, Any] | None, deployment_id: str, status: int, milliseconds: int
+    ) -> None:
+        """Entries for one answered predict in a model deployment's access and predict logs
+        (``categoryLogDetails``), with the deployment's OCID as their source, as the service writes them."""
+        for category, data in (
+            ("access", {"status": status, "method": "POST", "path": "/predict", "latencyMs": milliseconds}),
+            ("predict", {"message": f"predict answered {status} in {milliseconds} ms"}),
+        ):
+            log_id = ((logs or {}).get(category) or {}).get("logId")
+            log = self.store.data["logs"].get(log_id or "")
+            if log is not None and log["lifecycleState"] == "ACTIVE":
+                kind = f"com.oraclecloud.datascience.modeldeployment.{category}"
+                self.entries.add(log, deployment_id, kind, data, subject=category)
 
     def _log_work_request(self, operation: str, log: dict[str, Any]) -> str:
         uri = f"/logGroups/{log['logGroupId']}/logs/{log['id']}"

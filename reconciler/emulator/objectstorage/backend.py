@@ -19,6 +19,10 @@ from reconciler.emulator.core.errors import ApiError, invalid, not_found, requir
 from reconciler.emulator.core.signing import TENANCY, USER
 from reconciler.emulator.core.store import BlobInfo, Staged, Store, new_etag, now_rfc3339
 
+#: what an object is served as when its PUT named no Content-Type (as OCI does)
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+#: the ObjectSummary fields ListObjects' ``fields=`` may ask for, besides the name (always there)
+LISTED_FIELDS = frozenset({"size", "etag", "md5", "timeCreated", "timeModified", "storageTier"})
 NAMESPACE = "mdrlocal"
 BUCKET_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 BUCKET_FIELDS = ("metadata", "freeformTags", "definedTags")
@@ -217,11 +221,14 @@ class ObjectStorageBackend:
         content: bytes | Staged,
         if_match: str | None,
         if_none_match: str | None,
+        content_type: str | None = None,
     ) -> dict[str, Any]:
         self.writable_bucket(namespace, bucket)
         key = object_key(namespace, bucket, name)
         self.check_conditions(key, if_match, if_none_match)
-        return self.write(key, content)
+        record = self.write(key, content)
+        record["contentType"] = content_type or DEFAULT_CONTENT_TYPE
+        return record
 
     def get(self, namespace: str, bucket: str, name: str) -> tuple[str, dict[str, Any]]:
         self.bucket(namespace, bucket)
@@ -238,26 +245,50 @@ class ObjectStorageBackend:
         self.store.delete_blob(record["blob"])
         del self.objects[key]
 
-    def list_objects(self, namespace: str, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    def list_objects(
+        self, namespace: str, bucket: str, prefix: str, fields: frozenset[str] = frozenset()
+    ) -> list[dict[str, Any]]:
+        """``ObjectSummary`` items: the name, and the ``fields`` asked for (as ListObjects' ``fields=``);
+        without ``fields``, name, size and etag."""
         self.bucket(namespace, bucket)
         folder = f"{namespace}/{bucket}/"
         names = sorted(k[len(folder) :] for k in self.objects if k.startswith(folder))
-        return [
-            {"name": n, "size": self.objects[folder + n]["size"], "etag": self.objects[folder + n]["etag"]}
-            for n in names
-            if n.startswith(prefix)
-        ]
+        wanted = (fields & LISTED_FIELDS) or frozenset({"size", "etag"})
+        return [self._summary(n, self.objects[folder + n], wanted) for n in names if n.startswith(prefix)]
+
+    @staticmethod
+    def _summary(name: str, record: dict[str, Any], wanted: frozenset[str]) -> dict[str, Any]:
+        values = {
+            "size": record["size"],
+            "etag": record["etag"],
+            "md5": record["md5"],
+            "timeCreated": record["timeCreated"],
+            "timeModified": record["timeCreated"],  # objects are replaced whole: created = modified
+            "storageTier": "Standard",
+        }
+        return {"name": name, **{k: v for k, v in values.items() if k in wanted}}
 
     # -- multipart uploads --
 
     def create_upload(
-        self, namespace: str, bucket: str, name: str, if_match: str | None, if_none_match: str | None
+        self,
+        namespace: str,
+        bucket: str,
+        name: str,
+        if_match: str | None,
+        if_none_match: str | None,
+        content_type: str | None = None,
     ) -> str:
         self.writable_bucket(namespace, bucket)
         key = object_key(namespace, bucket, name)
         self.check_conditions(key, if_match, if_none_match)
         upload_id = new_etag()
-        self.uploads[upload_id] = {"key": key, "parts": {}, "time": now_rfc3339()}
+        self.uploads[upload_id] = {
+            "key": key,
+            "parts": {},
+            "time": now_rfc3339(),
+            "contentType": content_type,
+        }
         return upload_id
 
     def upload(self, namespace: str, bucket: str, upload_id: str) -> dict[str, Any]:
@@ -297,6 +328,7 @@ class ObjectStorageBackend:
             blobs.append(stored["blob"])
         key = upload["key"]
         record = self._record(key, self.store.join(blobs, self.blob_of(key)))
+        record["contentType"] = upload.get("contentType") or DEFAULT_CONTENT_TYPE
         self._forget_upload(upload_id, upload)
         return record
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from reconciler.emulator.core.errors import ApiError, require
 from reconciler.emulator.core.http import FileBody, Request, Response, Router, paginate
-from reconciler.emulator.objectstorage.backend import NAMESPACE, ObjectStorageBackend
+from reconciler.emulator.objectstorage.backend import DEFAULT_CONTENT_TYPE, NAMESPACE, ObjectStorageBackend
 
 #: the fields of a bucket that ListBuckets leaves out (tags only with ``fields=tags``)
 SUMMARY_FIELDS = ("namespace", "name", "compartmentId", "createdBy", "timeCreated", "etag")
@@ -105,6 +107,7 @@ class ObjectStorageRoutes:
             request.content(),
             request.if_match,
             request.headers.get("if-none-match"),
+            request.headers.get("content-type"),
         )
         return Response(200, None, {"etag": record["etag"], "opc-content-md5": record["md5"]})
 
@@ -112,15 +115,17 @@ class ObjectStorageRoutes:
         _, record = self.backend.get(request.params["ns"], request.params["bucket"], request.params["name"])
         headers = {"etag": record["etag"], "content-md5": record["md5"]}
         body = FileBody(self.backend.store.open_blob(record["blob"]), record["size"])
-        return Response(200, body, headers, "application/octet-stream")
+        return Response(200, body, headers, _content_type(record))
 
     def head_object(self, request: Request) -> Response:
         _, record = self.backend.get(request.params["ns"], request.params["bucket"], request.params["name"])
-        return Response(
-            200,
-            None,
-            {"etag": record["etag"], "content-md5": record["md5"], "content-length": str(record["size"])},
-        )
+        headers = {
+            "etag": record["etag"],
+            "content-md5": record["md5"],
+            "content-length": str(record["size"]),
+            "last-modified": _http_date(record["timeCreated"]),
+        }
+        return Response(200, None, headers, _content_type(record))
 
     def delete_object(self, request: Request) -> Response:
         p = request.params
@@ -128,8 +133,9 @@ class ObjectStorageRoutes:
         return Response(204, None)
 
     def list_objects(self, request: Request) -> Response:
+        fields = frozenset(f for f in (request.query.get("fields") or "").split(",") if f)
         objects = self.backend.list_objects(
-            request.params["ns"], request.params["bucket"], request.query.get("prefix") or ""
+            request.params["ns"], request.params["bucket"], request.query.get("prefix") or "", fields
         )
         return Response(200, {"objects": objects})
 
@@ -140,7 +146,12 @@ class ObjectStorageRoutes:
         body = request.json_object()
         require(body, "object")
         upload_id = self.backend.create_upload(
-            namespace, bucket, body["object"], request.if_match, request.headers.get("if-none-match")
+            namespace,
+            bucket,
+            body["object"],
+            request.if_match,
+            request.headers.get("if-none-match"),
+            body.get("contentType"),
         )
         return Response(
             200,
@@ -178,3 +189,14 @@ class ObjectStorageRoutes:
         p = request.params
         self.backend.abort(p["ns"], p["bucket"], request.query.get("uploadId", ""))
         return Response(204, None)
+
+
+def _content_type(record: dict[str, Any]) -> str:
+    """The Content-Type the object was stored with (objects stored before it was recorded: the default)."""
+    return str(record.get("contentType") or DEFAULT_CONTENT_TYPE)
+
+
+def _http_date(rfc3339: str) -> str:
+    """``2026-01-01T10:00:00.000000Z`` -> ``Thu, 01 Jan 2026 10:00:00 GMT`` (the Last-Modified format)."""
+    moment = datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return format_datetime(moment, usegmt=True)

@@ -24,7 +24,7 @@ from reconciler.adapters.cloud import Cloud
 from reconciler.adapters.journal import AuditLog, Journal, JournalEntry
 from reconciler.core.canonical import TAG_KEY, TAG_STACK
 from reconciler.core.plan import Change
-from reconciler.engine.apply.hooks import ApplyHooks, installed
+from reconciler.engine.apply.hooks import ApplyHooks, ProgressEvent, announce, change_label, installed
 from reconciler.engine.apply.options import ApplyOptions, ChangeFailed
 
 WR_DONE = frozenset({"SUCCEEDED"})
@@ -87,6 +87,7 @@ class Calls:
         """A mutating call, audited with its outcome and request ids (never its body)."""
         if self.options.fence is not None and self.options.fence.is_set():
             raise ChangeFailed(f"{operation}: not sent, the stack lock was lost (another writer may hold it)")
+        announce(self.options, ProgressEvent(change_label(change), "step", operation=operation))
         try:
             response = self.provider.call(operation, fn, *args, **kwargs)
         except oci.exceptions.ServiceError as exc:
@@ -129,10 +130,16 @@ class Calls:
                     f"{operation} still {status} after {self.options.timeout_seconds:g}s (work request "
                     f"{work_request_id}); re-run apply to keep waiting"
                 )
-            if time.monotonic() - last_report > 10:
-                self.options.progress(
-                    f"{change.key}: {operation} {status} {request.percent_complete or 0:.0f}%"
-                )
+            due = time.monotonic() - last_report > 10  # a plain line now and then; a live view every poll
+            event = ProgressEvent(
+                change_label(change),
+                "wait",
+                operation=operation,
+                status=status,
+                percent=float(request.percent_complete or 0),
+            )
+            announce(self.options, event, plain=due)
+            if due:
                 last_report = time.monotonic()
             time.sleep(self.poll_delay(started))
 
@@ -168,7 +175,7 @@ class Calls:
             if not gone(resource_id):
                 return resource_id
             self.options.progress(
-                f"{change.key}: the service answered with {what} {resource_id}, which is gone (the replay of "
+                f"{change_label(change)}: the service answered with {what} {resource_id}, which is gone (the replay of "
                 "an earlier create); creating it again"
             )
             attempts = sorted({*attempts, resource_id})

@@ -23,14 +23,13 @@ import oci
 from oci.data_science import models as ds
 
 from reconciler.adapters.cloud_errors import NotFound
-from reconciler.adapters.wire import (
-    create_deployment_details,
-    sections_for_paths,
-    update_deployment_details,
-)
+from reconciler.adapters.vault import VaultReader, VaultSecretError
+from reconciler.adapters.wire import sections_for_paths
+from reconciler.adapters.wire_groups import create_details, update_details
 from reconciler.core.canonical import OWNERSHIP_PREFIX, TAG_KEY, TAG_SECRETS, TAG_SPEC, TAG_STACK
 from reconciler.core.live import GONE_STATES
 from reconciler.core.plan import Change
+from reconciler.core.replace import REPLACES, TAG_REPLACES
 from reconciler.engine.apply.calls import Calls, retry_token, sealed
 from reconciler.engine.apply.options import ChangeFailed
 
@@ -42,20 +41,25 @@ class DeploymentSteps:
         self.calls = calls
         self.provider = calls.provider
         self.options = calls.options
+        self.vault = VaultReader(calls.provider)
 
     def deployment(self, change: Change, desired: dict[str, Any]) -> str | None:
         current = change.live_id
+        # create before delete (policy.replace): the old deployment, deleted once the new one is ACTIVE
+        replaced: str | None = desired.get(REPLACES)
         carriers = [i for i, s in enumerate(change.steps) if s.op in TAG_CARRIERS]
         last_carrier = carriers[-1] if carriers else None
         for index, step in enumerate(change.steps):
             op = step.op
             final = index == last_carrier  # this write records the change as applied
-            if op == "DeleteModelDeployment":
+            if op == "DeleteModelDeployment" and replaced is not None:
+                self._delete(change, replaced)  # the new one (``current``) stays
+            elif op == "DeleteModelDeployment":
                 assert current is not None
                 self._delete(change, current)
                 current = None
             elif op == "CreateModelDeployment":
-                current = self._create(change, desired, final)
+                current = self._create(change, desired, final, replaced)
             elif op == "UpdateModelDeployment":
                 assert current is not None
                 self._update(change, desired, current, list(step.paths), step.group, final)
@@ -80,6 +84,8 @@ class DeploymentSteps:
         recorded = dict(desired.get("ownershipTags", {}))
         if not final:
             recorded.pop(TAG_SPEC, None)
+        if desired.get(REPLACES):  # so that a crash before the old one is deleted is finished next time
+            recorded[TAG_REPLACES] = desired[REPLACES]
         return {
             **desired.get("freeformTags", {}),
             **self.calls.ownership(change.key),
@@ -87,23 +93,16 @@ class DeploymentSteps:
         }
 
     def _secrets(self, change: Change, desired: dict[str, Any]) -> dict[str, str]:
-        values = {}
-        for name, source in (desired["runtime"].get("secretEnv") or {}).items():
-            variable = source["fromEnv"]
-            value = os.environ.get(variable)
-            if value is None:
-                raise ChangeFailed(
-                    f"secret {name} needs the environment variable {variable}, which is not set"
-                )
-            values[name] = value
-        return values
+        return secret_values(self.vault, desired)
 
     # -- reads and waits --
 
-    def _find(self, compartment: str, key: str, display_name: str) -> tuple[Any | None, list[str]]:
-        """The owned deployment for ``key`` if one exists, and the ids of earlier attempts that failed or
-        were deleted (they make the next create's retry token new: the service would otherwise replay the
-        failed attempt's response for 24 hours)."""
+    def _find(
+        self, compartment: str, key: str, display_name: str, replacing: str | None = None
+    ) -> tuple[Any | None, list[str]]:
+        """The owned deployment for ``key`` if one exists (never ``replacing``, the one a create-before-delete
+        replaces), and the ids of earlier attempts that failed or were deleted (they make the next create's
+        retry token new: the service would otherwise replay the failed attempt's response for 24 hours)."""
         items = self.provider.list_all(
             "ListModelDeployments",
             self.provider.data_science.list_model_deployments,
@@ -114,7 +113,9 @@ class DeploymentSteps:
         mine = [
             d
             for d in items
-            if (d.freeform_tags or {}).get(TAG_STACK) == stack and (d.freeform_tags or {}).get(TAG_KEY) == key
+            if (d.freeform_tags or {}).get(TAG_STACK) == stack
+            and (d.freeform_tags or {}).get(TAG_KEY) == key
+            and d.id != replacing
         ]
         owned = [d for d in mine if d.lifecycle_state not in GONE_STATES]
         if len(owned) > 1:
@@ -162,9 +163,16 @@ class DeploymentSteps:
 
     # -- the steps --
 
-    def _create(self, change: Change, desired: dict[str, Any], final: bool) -> str:
+    def _create(self, change: Change, desired: dict[str, Any], final: bool, replacing: str | None) -> str:
         client = self.provider.data_science
-        existing, retired = self._find(desired["compartmentId"], change.key, desired["displayName"])
+        compartment, name = desired["compartmentId"], desired["displayName"]
+        existing, retired = self._find(compartment, change.key, name, replacing)
+        if existing is not None and existing.lifecycle_state == "FAILED" and replacing is not None:
+            # a replacement an earlier run created that FAILED: it serves nothing, and left in place it would
+            # be a second owned copy beside the one created now
+            self.options.progress(f"{change.key}: deleting {existing.id}, a replacement that FAILED")
+            self._delete(change, existing.id)
+            existing, retired = self._find(compartment, change.key, name, replacing)
         if existing is not None and existing.lifecycle_state != "FAILED":
             self.options.progress(f"{change.key}: found {existing.id} from an earlier run; resuming")
             pending = self.calls.pending.get((change.id, "CreateModelDeployment"))
@@ -177,7 +185,7 @@ class DeploymentSteps:
             return existing.id
         tags = self._tags(change, desired, final)
         secrets = self._secrets(change, desired)
-        details = create_deployment_details(desired, secrets, tags)
+        details = create_details(desired, secrets, tags)
         body = self._token_body(change, details, secrets)
         started: dict[str, str | None] = {}
 
@@ -228,7 +236,8 @@ class DeploymentSteps:
         self._settle(change, deployment_id, None)
         response = self._get(deployment_id)
         current = response.data
-        live_model = current.model_deployment_configuration_details.model_configuration_details.model_id
+        single = getattr(current.model_deployment_configuration_details, "model_configuration_details", None)
+        live_model = single.model_id if single is not None else None  # None: a MODEL_GROUP deployment
         sections = sections_for_paths(paths)
         secrets = self._secrets(change, desired) if "environment" in sections else {}
         tags: dict[str, str] | None = None
@@ -239,7 +248,7 @@ class DeploymentSteps:
                 tags = _with_secret_names(current.freeform_tags or {}, secrets)
         # defined tags change only with the record (the last write), merged into the live ones (see wire)
         live_defined = (current.defined_tags or {}) if final and tags is not None else None
-        details = update_deployment_details(desired, sections, live_model, secrets, tags, live_defined)
+        details = update_details(desired, sections, live_model, secrets, tags, live_defined)
         operation = "UpdateModelDeployment"
         response = self.calls.write(
             change,
@@ -284,6 +293,7 @@ class DeploymentSteps:
 
     def _delete(self, change: Change, deployment_id: str) -> None:
         client = self.provider.data_science
+        self.calls.hooks.reached("before:DeleteModelDeployment")
         try:
             response = self.calls.write(
                 change, "DeleteModelDeployment", client.delete_model_deployment, deployment_id
@@ -329,3 +339,21 @@ def _with_secret_names(live_tags: dict[str, str], secrets: dict[str, str]) -> di
 def _expected_state(current: Any) -> str:
     """An update leaves a deployment as it found it: ACTIVE or INACTIVE (anything else should end ACTIVE)."""
     return str(current.lifecycle_state) if current.lifecycle_state in ("ACTIVE", "INACTIVE") else "ACTIVE"
+
+
+def secret_values(vault: VaultReader, desired: dict[str, Any]) -> dict[str, str]:
+    """Secret values, read now: from OCI Vault (``fromVault``) or this process's environment."""
+    values = {}
+    for name, source in (desired["runtime"].get("secretEnv") or {}).items():
+        if source.get("fromVault"):
+            try:
+                values[name] = vault.read(name, source["fromVault"])
+            except VaultSecretError as exc:
+                raise ChangeFailed(str(exc)) from None
+            continue
+        variable = source["fromEnv"]
+        value = os.environ.get(variable)
+        if value is None:
+            raise ChangeFailed(f"secret {name} needs the environment variable {variable}, which is not set")
+        values[name] = value
+    return values

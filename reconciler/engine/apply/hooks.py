@@ -1,4 +1,5 @@
-"""Injection points for tests: named points an apply reaches, and the upload body it sends.
+"""Injection points for tests (named points an apply reaches, the upload body it sends), and the progress
+events an apply reports to whoever shows it (a terminal, the controller's dashboard).
 
 Production code only announces where it is (``after:CreateModel`` once the service accepted the write,
 ``recorded:CreateModel`` once the audit log has it, ``waiting:CreateModel`` before polling its work request)
@@ -10,7 +11,11 @@ environment or sends a signal.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
+
+from reconciler.core.plan import Change
 
 
 class UploadBody(Protocol):
@@ -62,3 +67,54 @@ def installed() -> ApplyHooks:
     """The process-wide default hooks: ``NO_HOOKS`` unless a test entry point installed others."""
     with _lock:
         return _installed
+
+
+def change_label(change: Change) -> str:
+    """The name a person saw in the plan (``Model churn-model``), not the internal key (``Model/churn-api``):
+    progress lines and the plan must name a change the same way, or the two cannot be matched up."""
+    return f"{change.kind.value} {change.name}"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One thing an apply did for one change: ``start`` (with ``action``), ``step`` (an API write is being
+    sent), ``wait`` (a work request's status and percent), ``done`` or ``failed`` (with ``elapsed``)."""
+
+    label: str
+    phase: str
+    action: str = ""
+    operation: str | None = None
+    status: str | None = None
+    percent: float | None = None
+    elapsed: float | None = None
+    message: str = ""
+
+    def line(self) -> str | None:
+        """The plain-text line for logs and non-terminals (None: this event has none of its own)."""
+        if self.phase == "done":
+            return f"{self.label}: {self.action} complete after {self.elapsed or 0:.1f}s"
+        if self.phase == "failed":
+            return f"{self.label}: FAILED: {self.message}"
+        if self.phase == "wait":
+            return f"{self.label}: {self.operation} {self.status} {self.percent or 0:.0f}%"
+        return None
+
+
+ProgressSink = Callable[[ProgressEvent], None]
+
+
+class _Reports(Protocol):
+    @property
+    def progress(self) -> Callable[[str], None]: ...
+
+    @property
+    def events(self) -> ProgressSink | None: ...
+
+
+def announce(options: _Reports, event: ProgressEvent, plain: bool = True) -> None:
+    """Give ``event`` to the options' event sink when there is one (a live view, the dashboard), else print
+    its plain line through ``progress`` (when ``plain``: a frequent event is printed only now and then)."""
+    if options.events is not None:
+        options.events(event)
+    elif plain and (line := event.line()) is not None:
+        options.progress(line)

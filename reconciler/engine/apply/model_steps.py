@@ -17,11 +17,13 @@ import oci
 from oci.data_science import models as ds
 
 from reconciler.adapters.artifact import package
+from reconciler.adapters.artifact_schemas import artifact_schemas
 from reconciler.adapters.cloud_errors import Conflict, NotFound, describe_cloud_error
 from reconciler.adapters.wire import metadata_lists
 from reconciler.adapters.zipstream import ZipStream, prepare
 from reconciler.core.canonical import TAG_ARTIFACT, TAG_DETAILS, TAG_KEY, TAG_PENDING, TAG_STACK
 from reconciler.core.desired import model_details_record
+from reconciler.core.errors import ArtifactError
 from reconciler.core.live import GONE_STATES
 from reconciler.core.plan import Action, Change
 from reconciler.engine.apply.calls import Calls, retry_token
@@ -49,6 +51,9 @@ class ModelSteps:
         if model_id is None:
             model_id = self._create(change, desired, retired)
         if not self._has_artifact(model_id):
+            # provenance first: a model is never usable without it (a model uploaded by an earlier run keeps
+            # that run's record)
+            self._record_provenance(change, desired, model_id)
             self._upload(change, desired, model_id)
         self._clear_pending(change, model_id)
         return model_id
@@ -57,7 +62,12 @@ class ModelSteps:
         client = self.provider.data_science
         identity = desired["identity"]
         defined, custom = metadata_lists(desired)
+        schemas = self._schemas(desired)
         details = ds.CreateModelDetails(
+            input_schema=schemas.get("inputSchema"),
+            output_schema=schemas.get("outputSchema"),
+            model_version_set_id=self._version_set(change, desired),
+            version_label=desired.get("versionLabel"),
             compartment_id=desired["compartmentId"],
             project_id=desired["projectId"],
             display_name=desired["displayName"],
@@ -85,6 +95,72 @@ class ModelSteps:
         self.calls.record(change, "CreateModel", model_id, None, "done")
         return model_id
 
+    def _version_set(self, change: Change, desired: dict[str, Any]) -> str | None:
+        """The OCID of the version set the manifest names, created in the model's compartment and project
+        when missing. Two models of one apply may race to create it: the loser finds the winner's."""
+        name = desired.get("versionSet")
+        if not name:
+            return None
+        client = self.provider.data_science
+        compartment = desired["compartmentId"]
+        for attempt in range(2):
+            found = [
+                s
+                for s in self.provider.list_all(
+                    "ListModelVersionSets", client.list_model_version_sets, compartment, name=name
+                )
+                if s.lifecycle_state == "ACTIVE"
+            ]
+            if found:
+                return str(found[0].id)
+            details = ds.CreateModelVersionSetDetails(
+                compartment_id=compartment,
+                project_id=desired["projectId"],
+                name=name,
+                description=f"models of {change.key.split('/', 1)[-1]} (created by mdr)",
+            )
+            try:
+                response = self.calls.write(
+                    change, "CreateModelVersionSet", client.create_model_version_set, details
+                )
+            except Conflict:
+                if attempt:
+                    raise
+                continue  # created meanwhile (another deployment's model, another run): use that one
+            return str(response.data.id)
+        return None
+
+    def _record_provenance(self, change: Change, desired: dict[str, Any], model_id: str) -> None:
+        """CreateModelProvenance (when the plan found a git repository); a model resumed from an earlier run
+        may have it already (409), which is that run's record of the same commit."""
+        provenance = desired.get("provenance")
+        if not provenance:
+            return
+        details = ds.CreateModelProvenanceDetails(
+            repository_url=provenance.get("repositoryUrl"),
+            git_branch=provenance.get("gitBranch"),
+            git_commit=provenance.get("gitCommit"),
+            script_dir=provenance.get("scriptDir"),
+        )
+        client = self.provider.data_science
+        try:
+            self.calls.write(
+                change, "CreateModelProvenance", client.create_model_provenance, model_id, details
+            )
+        except Conflict:
+            return
+
+    @staticmethod
+    def _schemas(desired: dict[str, Any]) -> dict[str, str]:
+        """The artifact's input and output schemas (a local artifact's; an ``oci://`` one is not read)."""
+        source = desired.get("artifactPath")
+        if source is None:
+            return {}
+        try:
+            return artifact_schemas(Path(source))
+        except ArtifactError as exc:
+            raise ChangeFailed(str(exc)) from None
+
     def _gone(self, model_id: str) -> bool:
         """Deleted or being deleted (a create answered with such a model replayed an old create)."""
         try:
@@ -105,6 +181,8 @@ class ModelSteps:
             defined_metadata_list=defined,
             custom_metadata_list=custom,
             freeform_tags=tags,
+            model_version_set_id=self._version_set(change, desired),
+            version_label=desired.get("versionLabel"),
         )
         self.calls.write(
             change,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.core.errors import MdrError
-from reconciler.engine.apply.hooks import ApplyHooks
+from reconciler.engine.apply.hooks import ApplyHooks, ProgressSink
 
 
 class StalePlan(MdrError):
@@ -20,8 +20,13 @@ class ChangeFailed(MdrError):
 
 @dataclass
 class ApplyOptions:
-    concurrency: int = 8
-    per_compartment: int = 8
+    #: changes in flight at most, overall (1: one after the other)
+    concurrency: int = 64
+    #: changes in flight at most in one compartment: the cap of its adaptive limit (``adaptive``)
+    per_compartment: int = 32
+    #: where each compartment's adaptive limit starts; it grows while the service accepts work and is halved
+    #: on 429 TooManyRequests or LimitExceeded
+    initial_concurrency: int = 8
     timeout_seconds: float = 1800.0
     #: polls wait a tenth of the time already waited, within these bounds: at most ~10 % late, and a
     #: 15-minute create costs ~60 polls instead of hundreds
@@ -30,6 +35,9 @@ class ApplyOptions:
     large_artifact_bytes: int = 2 * 1024**3
     artifact_bucket: tuple[str, str | None, str] | None = None  # (bucket, namespace, prefix)
     progress: Callable[[str], None] = lambda message: None
+    #: structured progress (a live terminal view, the dashboard); when set, it gets what ``progress`` would
+    #: have printed for each change (see ``hooks.announce``)
+    events: ProgressSink | None = None
     #: set on shutdown: waits stop at once (the journal lets the next run resume them)
     abort: threading.Event | None = None
     #: set when the stack's lock or lease is lost: no further write may be sent

@@ -32,6 +32,11 @@ class ControllerConfig:
     prune_settle: float = 10.0
     #: while owned resources are CREATING/UPDATING/DELETING, look again this soon instead of at --interval
     settle_poll: float = 15.0
+    #: watch the tree for changes (off for a stack in a fleet: the fleet watches the whole tree once)
+    watch: bool = True
+    #: share a fleet's stacks with other replicas through leases in this bucket (``sharding``)
+    shard_bucket: str | None = None
+    shard_ttl: float = 30.0
 
 
 @dataclass

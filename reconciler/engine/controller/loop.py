@@ -13,28 +13,31 @@ from __future__ import annotations
 
 import logging
 import random
-import signal
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from reconciler.adapters.cloud import Provider, Target, open_provider
 from reconciler.adapters.cloud_errors import cloud_errors, describe_cloud_error
+from reconciler.adapters.journal import AuditLog
 from reconciler.adapters.lock import StackLock, lock_for
 from reconciler.adapters.manifests import load_stack
 from reconciler.adapters.source import GitSource, LocalSource, Snapshot, SourceError
 from reconciler.core.budget import TokenBucket
 from reconciler.core.errors import MdrError
+from reconciler.core.plan import Plan
 from reconciler.core.status import deployment_statuses
 from reconciler.engine.apply import ApplyOptions
+from reconciler.engine.controller.apistats import ApiStatsExport
 from reconciler.engine.controller.config import Backoff, ControllerConfig, ControllerState
-from reconciler.engine.controller.endpoints import serve_endpoints
+from reconciler.engine.controller.dashboard_model import Activity, DashboardSnapshot
 from reconciler.engine.controller.leadership import wait_for_leadership
+from reconciler.engine.controller.manual import ManualSync
 from reconciler.engine.controller.metrics import ControllerMetrics
 from reconciler.engine.controller.selection import ChangeGate
 from reconciler.engine.controller.triggers import watch_source
+from reconciler.engine.notify.observe import ControllerNotifications
 from reconciler.engine.validate import checked_stack
 from reconciler.engine.workflows import compute_plan, execute
 
@@ -51,11 +54,15 @@ class Controller:
         self.options = options
         self.stop = threading.Event()
         self.trigger = threading.Event()
+        self.poke = threading.Event()  # fetch the git source now (a push webhook)
+        self.busy = threading.Lock()  # held during a reconcile: a fleet hands a stack over between two
+        self.shared_reads: Any = None  # a fleet's list pages, shared by its stacks (adapters.shared_reads)
         self.options.abort = self.stop
         self.metrics = ControllerMetrics()
         self.state = ControllerState()
         self._state_lock = threading.Lock()
         self.gate = ChangeGate(config.self_heal, config.prune_settle)
+        self.notify = ControllerNotifications()  # events to the sinks of mdr.yaml's notifications:
         #: whole-reconcile backoff while OCI cannot be reached (retries sooner than --interval)
         self._cloud_backoff = Backoff()
         self._reasons: list[str] = []
@@ -66,9 +73,14 @@ class Controller:
         else:
             assert config.path is not None
             self.source = LocalSource(config.path)
-        self._server: ThreadingHTTPServer | None = None
-        self._last_stats: dict[str, int] = {}
-        self._last_errors: dict[str, int] = {}
+        self.manual = ManualSync()  # the pending plan of a syncPolicy: manual stack
+        self.api_stats = ApiStatsExport(self.metrics)
+        #: what the dashboard shows beyond ``state``: the last plan, where it was computed, apply progress
+        self._plan: Plan | None = None
+        self._stack_name: str | None = None
+        self._target_label: str | None = None
+        self.activity = Activity(log=self.options.progress)  # kept for the dashboard, and logged
+        self.options.events = self.activity.record
 
     # -- lifecycle --
 
@@ -77,18 +89,14 @@ class Controller:
             self._reasons.append(reason)
         self.trigger.set()
 
-    def install_signal_handlers(self) -> None:
-        def handle(signum: int, frame: Any) -> None:
-            log.info("shutdown requested", extra={"signal": signal.Signals(signum).name})
-            self.stop.set()
-            self.trigger.set()
-
-        signal.signal(signal.SIGTERM, handle)
-        signal.signal(signal.SIGINT, handle)
+    def pull(self, reason: str) -> None:
+        """A git push webhook: fetch now (the watcher polls at once) and reconcile what changed."""
+        if isinstance(self.source, GitSource):
+            self.poke.set()
+        else:
+            self.request(reason)
 
     def run(self) -> int:
-        if self.config.listen:
-            self._start_server(*self.config.listen)
         try:
             snapshot = self._refresh_source()
             if snapshot is None:
@@ -96,7 +104,12 @@ class Controller:
             stack = load_stack(snapshot.root)
             if stack.config is None:
                 raise MdrError("; ".join(str(i) for i in stack.issues) or "no stack configuration")
+            with self._state_lock:
+                self._stack_name = stack.config.stack
             with open_provider(self.target, stack.config.region) as provider:
+                provider.shared_reads = self.shared_reads
+                with self._state_lock:
+                    self._target_label = provider.label
                 provider.attach_budget(
                     TokenBucket(rate=self.config.budget_rate, burst=self.config.budget_rate * 2)
                 )
@@ -110,7 +123,9 @@ class Controller:
                         "no lock: in mdr.yaml; the stack lock is a local file, so replicas on other "
                         "machines (and CI) are not kept out. Set lock: {bucket: ...} for a shared lease"
                     )
-                self._start_watcher()
+                self.notify.start(stack, provider, self.metrics.notifications, provider.label, lock.holder)
+                if self.config.watch:  # in a fleet, the fleet watches the whole tree
+                    self._start_watcher()
                 while not self.stop.is_set():
                     if not wait_for_leadership(lock, self.stop, self._on_lead):
                         break
@@ -126,9 +141,7 @@ class Controller:
                     if not self.stop.is_set():
                         log.warning("standing by again: this replica lost the stack lock")
         finally:
-            if self._server is not None:
-                self._server.shutdown()
-                self._server.server_close()
+            self.notify.close()
         return 0
 
     def _on_lead(self, lock: StackLock) -> None:
@@ -147,6 +160,7 @@ class Controller:
                 self._refresh_source,
                 self.config.git_interval,
                 self.config.debounce_ms,
+                self.poke,
             ),
             name="mdr-watch",
             daemon=True,
@@ -163,7 +177,7 @@ class Controller:
                 timeout = min(timeout, self._retry_in())
             if self.gate.wake_at is not None:
                 timeout = max(0.0, min(timeout, self.gate.wake_at - time.monotonic()))
-            if not self._wait_for_trigger(timeout, lost):
+            if not wait_for_trigger(self.trigger, timeout, lost):
                 self.request("resync" if self.gate.wake_at is None else "settling")
             self.gate.wake_at = None
             if lost is not None and lost.is_set():
@@ -174,19 +188,8 @@ class Controller:
             self.trigger.clear()
             with self._state_lock:
                 reasons, self._reasons = self._reasons, []
-            self.reconcile(provider, ", ".join(dict.fromkeys(reasons)) or "resync")
-
-    def _wait_for_trigger(self, timeout: float, lost: threading.Event | None) -> bool:
-        """True when triggered; wakes within a second of losing the lease, so a paused leader that lost it
-        stands by at once instead of at its next trigger."""
-        deadline = time.monotonic() + timeout
-        while not (lost is not None and lost.is_set()):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if self.trigger.wait(min(1.0, remaining)):
-                return True
-        return True
+            with self.busy:
+                self.reconcile(provider, ", ".join(dict.fromkeys(reasons)) or "resync")
 
     # -- sources --
 
@@ -211,8 +214,10 @@ class Controller:
         if snapshot is None:
             return
         log.info("reconcile started", extra={"reason": reason, "revision": snapshot.revision})
+        self.notify.reconcile_started(reason, snapshot.revision)
         outcome = "error"
         try:
+            self.manual.serve(provider, snapshot.root, self.options)  # sync requests first, on their plan
             stack, issues = checked_stack(snapshot.root)
             for issue in issues:
                 log.warning("invalid manifest", extra={"issue": str(issue)})
@@ -222,8 +227,13 @@ class Controller:
             plan = result.plan
             drift = [c.key for c in plan.actionable if c.drift]
             selected = self.gate.select(plan)
+            if stack.config.syncPolicy == "manual":
+                selected = self.manual.hold(stack.config.stack, selected)
+            else:
+                self.manual.release()
             applied_ok = True
             failures: list[str] = []
+            results: list[tuple[str, bool, str]] = []  # (key, done, message), for notifications
             if selected.has_changes:
                 log.info(
                     "applying",
@@ -238,6 +248,7 @@ class Controller:
                         self.gate.backoff.setdefault(item.key, Backoff()).fail(now)
                         log.error("change failed", extra={"key": item.key, "error": item.message})
                 applied_ok = apply_result.ok
+                results = [(r.key, r.status == "done", r.message) for r in apply_result.results]
                 failures = [f"{r.key}: {r.message}" for r in apply_result.results if r.status != "done"]
                 if applied_ok:  # what is live now is what the plan wanted
                     result = compute_plan(stack, provider, strict=False)
@@ -246,8 +257,10 @@ class Controller:
                 self.gate.wake(time.monotonic() + self.config.settle_poll)  # finish what is in flight soon
             self.metrics.set_statuses([(s.name, s.sync, s.health) for s in statuses])
             self.metrics.drift.set(len(drift))
+            self.notify.reconciled(stack, plan, results, statuses, self.gate.backoff)
             outcome = "success" if applied_ok and not issues else ("partial" if applied_ok else "failed")
             with self._state_lock:
+                self._plan = result.plan
                 self.state.deployments = [s.to_dict() for s in statuses]
                 self.state.invalid = [str(i) for i in issues]
                 self.state.drift = drift
@@ -265,21 +278,24 @@ class Controller:
                 self.metrics.last_success.set(time.time())
         except MdrError as exc:
             log.error("reconcile failed", extra={"error": str(exc)})
+            self.notify.reconcile_failed(str(exc))
             with self._state_lock:
                 self.state.last_error = str(exc)
         except cloud_errors() as exc:  # OCI or the network is down: keep running, retry with backoff
             message = describe_cloud_error(exc)
             self._cloud_backoff.fail(time.monotonic())
             log.error("reconcile failed", extra={"error": message, "retry_in": self._retry_in()})
+            self.notify.reconcile_failed(message)
             with self._state_lock:
                 self.state.last_error = message
         else:
             self._cloud_backoff = Backoff()
         finally:
             elapsed = time.monotonic() - started
+            self.notify.reconcile_finished(elapsed)
             self.metrics.reconciles.labels(outcome).inc()
             self.metrics.duration.observe(elapsed)
-            self._export_api_stats(provider)
+            self.api_stats.export(provider)
             with self._state_lock:
                 self.state.reconciles += 1
                 self.state.last_reconcile = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -290,20 +306,42 @@ class Controller:
     def _retry_in(self) -> float:
         return round(max(0.0, self._cloud_backoff.next_attempt - time.monotonic()), 1)
 
-    def _export_api_stats(self, provider: Provider) -> None:
-        counts = provider.stats.snapshot()
-        errors = dict(provider.stats.errors)
-        new_errors = {k: v - self._last_errors.get(k, 0) for k, v in errors.items()}
-        self.metrics.add_api_calls(self._last_stats, counts, new_errors)
-        self._last_stats, self._last_errors = counts, errors
-        if provider.budget is not None:
-            self.metrics.budget_rate.set(provider.budget.rate)
-
     # -- HTTP --
 
     def status(self) -> dict[str, Any]:
         with self._state_lock:
-            return self.state.to_dict()
+            state = {"stack": self._stack_name, **self.state.to_dict()}
+        state["syncPolicy"] = "manual" if self.manual.enabled else "auto"
+        state["pendingPlan"] = self.manual.view()
+        return state
 
-    def _start_server(self, host: str, port: int) -> None:
-        self._server = serve_endpoints(host, port, self.status, self.metrics.render)
+    def dashboard_snapshot(self) -> DashboardSnapshot:
+        """The dashboard's view of this controller now, with this stack's audit records for this target."""
+        with self._state_lock:
+            state, plan = self.state.to_dict(), self._plan
+            stack, target = self._stack_name, self._target_label
+        audit = AuditLog.for_stack(stack).read(target) if stack else []
+        pending = self.manual.view()
+        return DashboardSnapshot(
+            stack,
+            target,
+            state,
+            plan,
+            audit,
+            self.activity.snapshot(),
+            manual_sync=self.manual.enabled,
+            pending_plan=pending["id"] if pending else None,
+        )
+
+
+def wait_for_trigger(trigger: threading.Event, timeout: float, lost: threading.Event | None) -> bool:
+    """True when triggered; wakes within a second of losing the lease, so a paused leader that lost it
+    stands by at once instead of at its next trigger."""
+    deadline = time.monotonic() + timeout
+    while not (lost is not None and lost.is_set()):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        if trigger.wait(min(1.0, remaining)):
+            return True
+    return True

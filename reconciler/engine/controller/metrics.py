@@ -8,6 +8,33 @@ SYNC_VALUES = ("Synced", "OutOfSync", "Missing")
 HEALTH_VALUES = ("Healthy", "Suspended", "Progressing", "Degraded", "Missing")
 
 
+class NotificationCounters:
+    """What became of each sink's notifications (``notify.worker.Counters``)."""
+
+    def __init__(self, r: CollectorRegistry) -> None:
+        self._sent = Counter(
+            "mdr_notifications_sent", "Notifications delivered, by sink", ["sink"], registry=r
+        )
+        self._failed = Counter(
+            "mdr_notifications_failed", "Notification delivery attempts that failed", ["sink"], registry=r
+        )
+        self._dropped = Counter(
+            "mdr_notifications_dropped",
+            "Notifications given up: overflow (queue full), retries (exhausted), rejected (4xx), error (a defect)",
+            ["sink", "reason"],
+            registry=r,
+        )
+
+    def sent(self, sink: str) -> None:
+        self._sent.labels(sink).inc()
+
+    def failed(self, sink: str) -> None:
+        self._failed.labels(sink).inc()
+
+    def dropped(self, sink: str, reason: str) -> None:
+        self._dropped.labels(sink, reason).inc()
+
+
 class ControllerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -40,6 +67,7 @@ class ControllerMetrics:
         )
         self.budget_rate = Gauge("mdr_api_budget_rate", "Current API request budget (calls/s)", registry=r)
         self.last_success = Gauge("mdr_last_successful_reconcile_timestamp_seconds", "Unix time", registry=r)
+        self.notifications = NotificationCounters(r)
 
     def set_statuses(self, statuses: list[tuple[str, str, str]]) -> None:
         """(name, sync, health) per deployment; one-hot gauges like kube-state-metrics."""

@@ -1,0 +1,1 @@
+"""Notifications from the controller: events to webhook, Slack and OCI Notifications sinks (docs/controller.md)."""
