@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bed import REPO, Bed, make_bed, mdr, worker
+from fleet import bench_fleet, fleet_table
 from scale import apply_table, bench_apply, bench_plan, plan_table
 
 from reconciler.emulator import Emulator
@@ -214,6 +215,7 @@ def bench_controller(root: Path, edits: int, idle_seconds: float) -> dict[str, A
 def table(results: dict[str, Any]) -> str:
     lines = plan_table(results.get("plan") or [])
     lines += apply_table(results.get("apply") or [])
+    lines += fleet_table(results.get("fleet"))
     if results.get("packaging"):
         lines.append("")
         lines.append("Artifacts (throughput vs plain sha256 of the same bytes, page cache warm)")
@@ -258,7 +260,7 @@ def main() -> int:
         default=200,
         help="skip a plan baseline expected to take longer than this many seconds (default 200)",
     )
-    parser.add_argument("--only", help="comma-separated sections: plan,apply,packaging,controller")
+    parser.add_argument("--only", help="comma-separated sections: plan,apply,packaging,controller,fleet")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     parser.add_argument(
         "--workdir",
@@ -268,7 +270,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s) for s in (args.sizes or ("100,1000" if args.quick else "100,1000,10000")).split(",")]
     latencies = [float(x) for x in (args.latencies or ("20" if args.quick else "20,150")).split(",")]
-    sections = set((args.only or "plan,apply,packaging,controller").split(","))
+    sections = set((args.only or "plan,apply,packaging,controller,fleet").split(","))
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {
@@ -306,6 +308,9 @@ def main() -> int:
             save()
         if "controller" in sections:
             results["controller"] = bench_controller(root, 5 if args.quick else 10, 10 if args.quick else 30)
+            save()
+        if "fleet" in sections:
+            results["fleet"] = bench_fleet(root, args.quick)
             save()
     print(table({"plan": [], **results}))
     print(f"\nwrote {out}")

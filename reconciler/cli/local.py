@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from reconciler.adapters.cloud import open_provider
 from reconciler.cli.common import (
@@ -30,11 +31,16 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from reconciler.adapters.journal import state_dir
     from reconciler.cli.progress import live_progress
     from reconciler.core.render import render
-    from reconciler.engine.predict import parse_payload, predict
+    from reconciler.engine.predict import parse_payload
     from reconciler.engine.workflows import ApplyRequest, apply_tree, compute_plan, load_valid_stack, report
 
     if not args.endpoint:
         args.local = True  # the point of the quickstart: no cloud account needed
+    if args.example and args.path is not None:
+        raise MdrError(
+            f"give PATH or --example, not both (--example {args.example} runs examples/{args.example})"
+        )
+    args.path = str(example_path(args.example)) if args.example else args.path or "manifests"
     stack = load_valid_stack(Path(args.path))
     assert stack.config is not None
     chosen = [
@@ -60,14 +66,74 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         report(result, sys.stdout)
         if not result.ok:
             return EXIT_ERROR
-    print(f"\n== 2/3 POST {target.name}/predict {json.dumps(payload)}", flush=True)
     with open_provider(target_from_args(args), stack.config.region) as provider:
-        print(json.dumps(predict(stack, target.name, payload, provider), indent=2))
+        call_example(stack, target, payload, provider)
         print(f"\n== 3/3 mdr plan {args.path}", flush=True)
         plan = compute_plan(stack, provider).plan
     sys.stdout.write(render(plan, "text", sys.stdout))
+    if not args.example and _more_examples():
+        print(_more_examples())
     print(_dashboard_hint(args))
     return EXIT_OK if not plan.has_changes else EXIT_ERROR
+
+
+def call_example(stack: Any, target: Any, payload: Any, provider: Any) -> None:
+    """Step 2: call the deployment as its kind is called. Each member of a model group by its inference key
+    (``--member``); a body asking to ``"stream"`` on ``/predictWithResponseStream``, its tokens printed as they
+    arrive; anything else on ``/predict``."""
+    from reconciler.engine.event_text import EventText
+    from reconciler.engine.predict import JSON, Payload, Target, predict, predict_raw, predict_stream
+
+    body = Payload(json.dumps(payload).encode(), JSON)
+    group = target.manifest.spec.modelGroup
+    if group is not None:
+        for member in group.members:
+            key = str(member.inferenceKey)
+            print(f"\n== 2/3 POST {target.name}/predict --member {key} {json.dumps(payload)}", flush=True)
+            answer = predict_raw(stack, target.name, body, provider, target=Target(member=key))
+            print(json.dumps(answer.value(), indent=2))
+        return
+    if isinstance(payload, dict) and payload.get("stream") is True:
+        print(f"\n== 2/3 POST {target.name}/predictWithResponseStream {json.dumps(payload)}", flush=True)
+        text = EventText()
+        for chunk in predict_stream(stack, target.name, body, provider):
+            sys.stdout.write(text.feed(chunk).decode("utf-8", errors="replace"))
+            sys.stdout.flush()  # the tokens as they arrive
+        print(text.end().decode("utf-8", errors="replace"))
+        return
+    print(f"\n== 2/3 POST {target.name}/predict {json.dumps(payload)}", flush=True)
+    print(json.dumps(predict(stack, target.name, payload, provider), indent=2))
+
+
+#: what ``mdr quickstart --example NAME`` runs: examples/NAME of the working folder or of mdr's checkout
+EXAMPLES = {
+    "multi-model": "three standard-library models behind one MODEL_GROUP endpoint, each called by its key",
+    "llm": "a chat model with the OpenAI request shape whose answer streams token by token",
+}
+
+
+def example_path(name: str) -> Path:
+    """``examples/NAME`` in the working folder, else in the checkout mdr runs from (an editable install)."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):  # parents[2]: the checkout
+        folder = root / "examples" / name
+        if (folder / "mdr.yaml").is_file():
+            return folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
+    raise MdrError(
+        f"examples/{name} is not here: run mdr quickstart --example {name} from a checkout of mdr "
+        "(the examples are not part of an installed package)"
+    )
+
+
+def _more_examples() -> str:
+    """Point to the other examples, when they are there to run."""
+    lines = []
+    for name, what in EXAMPLES.items():
+        try:
+            example_path(name)
+        except MdrError:
+            continue
+        lines.append(f"  mdr quickstart --example {name:<12} # {what}")
+    return "\n== more examples\n" + "\n".join(lines) if lines else ""
 
 
 #: where the quickstart suggests serving the dashboard (loopback only: it is a local look)
@@ -105,9 +171,14 @@ def register(sub: Subparsers) -> None:
         f"input (the {EXAMPLE_INPUT} annotation, or --data) to a deployment's predict URL and show the answer, "
         "then plan again to show that nothing is left to change.",
     )
-    p.add_argument("path", nargs="?", default="manifests", help="manifest tree (default: manifests)")
+    p.add_argument("path", nargs="?", default=None, help="manifest tree (default: manifests)")
     p.add_argument("--name", help="the deployment to call (default: the first with an example input)")
     p.add_argument("--data", help="JSON to send (or @file.json) instead of the example input annotation")
+    p.add_argument(
+        "--example",
+        choices=sorted(EXAMPLES),
+        help="run examples/NAME instead of PATH: multi-model (a model group) or llm (a streaming chat model)",
+    )
     add_emulator_target_options(p)
     add_apply_options(p)
     p.set_defaults(handler=cmd_quickstart)

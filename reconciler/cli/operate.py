@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from reconciler.adapters.cloud import open_provider
 from reconciler.cli.common import (
@@ -23,6 +24,7 @@ from reconciler.core.errors import ValidationFailed
 def cmd_status(args: argparse.Namespace) -> int:
     from reconciler.adapters.journal import AuditLog
     from reconciler.core.status import deployment_statuses, render_statuses
+    from reconciler.engine.health import check_statuses
     from reconciler.engine.workflows import compute_plan, load_valid_stack
 
     stack = load_valid_stack(Path(args.path))
@@ -30,13 +32,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     with open_provider(target_from_args(args), stack.config.region) as provider:
         result = compute_plan(stack, provider)
         target = provider.label
-    last: dict[str, str] = {}
-    for record in AuditLog.for_stack(stack.config.stack).read():
-        if record.get("target") not in (target, None):
-            continue  # a write to another cloud (the emulator, another region) is not this one's history
-        if str(record.get("outcome")) == "accepted":
-            last[str(record["key"])] = str(record["time"])
-    statuses = deployment_statuses(result.plan, result.live, last)
+        last: dict[str, str] = {}
+        for record in AuditLog.for_stack(stack.config.stack).read():
+            if record.get("target") not in (target, None):
+                continue  # a write to another cloud (the emulator, another region) is not this one's history
+            if str(record.get("outcome")) == "accepted":
+                last[str(record["key"])] = str(record["time"])
+        statuses = deployment_statuses(result.plan, result.live, last)
+        check_statuses(statuses, result.plan, provider)  # spec.healthCheck: Degraded when it fails now
     if args.output == "json":
         print(json.dumps([s.to_dict() for s in statuses], indent=2))
     else:
@@ -102,24 +105,19 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from reconciler.engine.predict import payload_from_options, predict_raw, predict_stream
+    from reconciler.engine.predict import payload_from_options, predict_raw, target_from_options
     from reconciler.engine.workflows import load_valid_stack
 
-    payload = payload_from_options(args.data, args.data_file, args.content_type)
+    target = target_from_options(args.member, args.route, args.method)
+    optional = target.method in ("GET", "DELETE")
+    payload = payload_from_options(args.data, args.data_file, args.content_type, optional=optional)
     stack = load_valid_stack(Path(args.path))
     assert stack.config is not None
     out = sys.stdout.buffer
     with open_provider(target_from_args(args), stack.config.region) as provider:
         if args.stream:
-            last = b"\n"
-            for chunk in predict_stream(stack, args.name, payload, provider):
-                out.write(chunk)
-                out.flush()  # each chunk as it arrives, not when the answer ends
-                last = chunk
-            if not last.endswith(b"\n") and sys.stdout.isatty():
-                out.write(b"\n")
-            return EXIT_OK
-        answer = predict_raw(stack, args.name, payload, provider)
+            return _print_stream(args, stack, payload, provider, target)
+        answer = predict_raw(stack, args.name, payload, provider, target=target)
     value = answer.value()
     if isinstance(value, bytes):
         out.write(value)  # binary answers as they are (redirect them to a file)
@@ -127,6 +125,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(value)
     else:
         print(json.dumps(value, indent=2))
+    return EXIT_OK
+
+
+def _print_stream(args: argparse.Namespace, stack: Any, payload: Any, provider: Any, target: Any) -> int:
+    """Print each chunk as it arrives: the tokens of OpenAI-style events (``--raw``: the events as sent)."""
+    from reconciler.engine.event_text import EventText
+    from reconciler.engine.predict import predict_stream
+
+    out = sys.stdout.buffer
+    text = None if args.raw else EventText()
+    last = b"\n"
+    for chunk in predict_stream(stack, args.name, payload, provider, target=target):
+        shown = chunk if text is None else text.feed(chunk)
+        if shown:
+            out.write(shown)
+            out.flush()  # each chunk as it arrives, not when the answer ends
+            last = shown
+    rest = b"" if text is None else text.end()
+    if rest:
+        out.write(rest)
+        last = rest
+    if not last.endswith(b"\n") and (sys.stdout.isatty() or (text is not None and text.events)):
+        out.write(b"\n")
+    out.flush()
     return EXIT_OK
 
 
@@ -158,7 +180,27 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--stream",
         action="store_true",
-        help="call /predictWithResponseStream and print the answer as it arrives",
+        help="call /predictWithResponseStream and print the answer as it arrives "
+        "(the tokens of OpenAI-style server-sent events)",
+    )
+    p.add_argument("--raw", action="store_true", help="with --stream: print server-sent events as sent")
+    p.add_argument(
+        "--member",
+        metavar="KEY",
+        help="the model group member to call, by inference key or model OCID (sent as the model-key header)",
+    )
+    p.add_argument(
+        "--route",
+        metavar="SUFFIX",
+        help="call an endpoint the deployment allows (predictApiSpecification, customHttpEndpoints), "
+        "e.g. /v1/chat/completions: POST <URL>/predict/v1/chat/completions",
+    )
+    p.add_argument(
+        "--method",
+        choices=["POST", "GET", "PUT", "DELETE"],
+        default="POST",
+        type=str.upper,
+        help="HTTP method of the call (GET and DELETE need no body)",
     )
     add_target_options(p)
     p.set_defaults(handler=cmd_predict)

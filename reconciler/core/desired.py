@@ -16,6 +16,7 @@ from reconciler.core.canonical import deployment_from_manifest, logging_from_ref
 from reconciler.core.fields import hash_view
 from reconciler.core.live import LiveState
 from reconciler.core.manifest import ADOPT_ANNOTATION, LogGroupRef, LogRef, Policy
+from reconciler.core.manifest_health import health_record
 from reconciler.core.model_group_desired import (
     DesiredMember,
     DesiredModelGroup,
@@ -101,6 +102,8 @@ class DesiredDeployment:
     vault_sources: dict[str, str] = field(default_factory=dict)
     #: a MODEL_GROUP deployment's update type (``spec.modelGroup.updateType``: ZDT or LIVE)
     group_update_type: str | None = None
+    #: ``spec.healthCheck`` as apply runs it (``manifest_health.health_record``), None when there is none
+    health_check: dict[str, Any] | None = None
 
 
 @dataclass
@@ -225,6 +228,9 @@ def _add_deployment(
             }
         ),
         group_update_type=spec.modelGroup.updateType if spec.modelGroup is not None else None,
+        health_check=health_record(
+            spec.healthCheck, loaded.manifest.metadata.annotations, spec.policy.autoRollback
+        ),
     )
 
 

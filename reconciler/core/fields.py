@@ -264,6 +264,8 @@ ADDED_FIELDS: dict[str, Any] = {
     "model.versionSet": None,
     "model.versionLabel": None,
     "modelGroup": None,
+    "healthCheck": None,
+    "policy.autoRollback": False,
 }
 #: the short autoscaling form's values before they became optional (they were written out in the hash)
 _SHORT_FORM_DEFAULTS = {"metric": "CPU", "scaleInThreshold": 20, "scaleOutThreshold": 80}

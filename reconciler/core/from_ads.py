@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.core.canonical_scaling import METRIC_TYPES, autoscaling_from_wire, manifest_autoscaling
 from reconciler.core.from_live import logging_block
 from reconciler.core.manifest import ADOPT_ANNOTATION
 from reconciler.core.manifest_parts import RESERVED_TAG_PREFIX
@@ -28,6 +29,8 @@ UPLOAD_ONLY_RUNTIME = (
     "removeExistingArtifact",
     "timeout",
 )
+#: ADS's DEFAULT_OCPUS and DEFAULT_MEMORY_IN_GBS, sent for a Flex shape whose YAML has no shapeConfigDetails
+ADS_FLEX_DEFAULTS = {"ocpus": 1, "memoryInGBs": 16}
 SCALING_METRICS = {"cpu_utilization": "CPU", "cpu": "CPU", "memory_utilization": "MEMORY", "memory": "MEMORY"}
 
 
@@ -153,6 +156,8 @@ def _infrastructure(
             spec["projectId"] = c.value(raw, "PROJECT_ID", "the Data Science project OCID")
         elif key == "shapeConfigDetails":
             details = {_snake_to_camel(k): v for k, v in (raw or {}).items()}
+            if "memoryInGbs" in details:  # memory_in_gbs, which ADS reads too
+                details.setdefault("memoryInGBs", details.pop("memoryInGbs"))
             if str(shape).endswith("Flex"):
                 for field_name in ("ocpus", "memoryInGBs"):
                     if field_name in details:
@@ -189,6 +194,9 @@ def _infrastructure(
             c.warn(f"infrastructure.{key} has no mdr equivalent: not converted")
     if "autoscaling" in out:
         out.pop("replicas", None)
+    if str(shape).endswith("Flex"):  # what ADS sends for a Flex shape when the YAML leaves them out
+        out.setdefault("ocpus", ADS_FLEX_DEFAULTS["ocpus"])
+        out.setdefault("memoryInGBs", ADS_FLEX_DEFAULTS["memoryInGBs"])
     group, log = infra.get("logGroupId"), infra.get("logId")
     if group and log:  # one log for both categories; takes precedence, as in ADS
         logs = {"access": {"logGroupId": group, "logId": log}, "predict": {"logGroupId": group, "logId": log}}
@@ -200,9 +208,11 @@ def _infrastructure(
 
 
 def _autoscaling(c: _Converter, raw: dict[str, Any], replica: Any) -> dict[str, Any]:
-    """ADS's predefined-metric threshold autoscaling, onto ``infrastructure.autoscaling``. What a manifest
-    cannot say (another metric, a disabled policy, keys mdr does not know) is refused, never approximated:
-    an approximation would change the live scaling at the first apply."""
+    """ADS's predefined-metric threshold autoscaling, onto ``infrastructure.autoscaling``, written as
+    ``mdr import`` writes the policy ADS sends (its defaults filled in, as ADS fills them): ADS sends no
+    pending duration, so the service's default applies to both steps, which mdr's short form (scale-in
+    PT5M) would change at the first apply. What a manifest cannot say (another metric, keys mdr does not
+    know) is refused, never approximated."""
     details = {_snake_to_camel(k): v for k, v in raw.items()}
     kind = str(details.pop("scalingType", "cpu_utilization")).lower()
     metric = SCALING_METRICS.get(kind)
@@ -211,25 +221,29 @@ def _autoscaling(c: _Converter, raw: dict[str, Any], replica: Any) -> dict[str, 
             f"autoScaling.scalingType {kind!r} cannot be expressed in a manifest (CPU or memory utilisation "
             "thresholds only); remove autoScaling for a fixed replica count, or deploy it with ADS"
         )
-    if details.pop("isEnabled", True) is False:
-        raise AdsFormatError(
-            "autoScaling.isEnabled is false: a manifest has no disabled autoscaling policy; remove the "
-            "autoScaling block and set replica for a fixed instance count"
-        )
-    out: dict[str, Any] = {
-        "min": details.pop("minimumInstanceCount", 1),
-        "max": details.pop("maximumInstanceCount", 3),
-        "initial": details.pop("initialInstanceCount", replica or 1),
-        "metric": metric,
-        "scaleInThreshold": details.pop("scaleInThreshold", 30),
-        "scaleOutThreshold": details.pop("scaleOutThreshold", 70),
+    rule = {
+        "metric_expression_rule_type": "PREDEFINED_EXPRESSION",
+        "metric_type": METRIC_TYPES[metric],
+        "scale_in_configuration": {"threshold": details.pop("scaleInThreshold", 30)},
+        "scale_out_configuration": {"threshold": details.pop("scaleOutThreshold", 70)},
     }
-    if "coolDownInSeconds" in details:
-        out["coolDownSeconds"] = details.pop("coolDownInSeconds")
+    policy = {
+        "minimum_instance_count": details.pop("minimumInstanceCount", 1),
+        "maximum_instance_count": details.pop("maximumInstanceCount", 3),
+        "initial_instance_count": details.pop("initialInstanceCount", replica or 1),
+        "rules": [rule],
+    }
+    sent = {
+        "is_enabled": details.pop("isEnabled", True),
+        "cool_down_in_seconds": details.pop("coolDownInSeconds", None),
+        "auto_scaling_policies": [policy],
+    }
     if details:
         names = ", ".join(f"autoScaling.{k}" for k in sorted(details))
         raise AdsFormatError(f"{names} cannot be expressed in a manifest; remove it to convert the rest")
-    return out
+    canonical = autoscaling_from_wire(sent)
+    assert canonical is not None  # one policy, built above
+    return manifest_autoscaling(canonical)
 
 
 def _user_tags(c: _Converter, raw: dict[str, Any]) -> dict[str, str]:

@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 
+from reconciler.core.manifest_health import DeploymentPolicy, HealthCheck, annotation_problems
 from reconciler.core.manifest_infra import Infrastructure
 from reconciler.core.manifest_notify import Sink, check_unique_names
 from reconciler.core.manifest_parts import (
@@ -59,6 +60,7 @@ __all__ = [
     "ContainerRuntime",
     "LogGroupRef",
     "LogRef",
+    "Policy",
 ]
 
 # --- the deployment -----------------------------------------------------------------------------------
@@ -110,7 +112,12 @@ class ModelDeploymentSpec(Strict):
     infrastructure: Infrastructure
     runtime: Runtime
     logging: Logging | None = None
-    policy: Policy = Field(default_factory=Policy)
+    policy: DeploymentPolicy = Field(default_factory=DeploymentPolicy)
+    healthCheck: HealthCheck | None = Field(
+        None,
+        description="A sample request to /predict and what a healthy answer looks like; run after every "
+        "change and every interval by the controller; see docs/health-checks.md",
+    )
     freeformTags: dict[str, TagValue] = Field(
         default_factory=dict, description="Tag values are strings: quote numbers and dates"
     )
@@ -154,6 +161,8 @@ class ModelDeploymentManifest(Strict):
     kind: Literal["ModelDeployment"]
     metadata: Metadata
     spec: ModelDeploymentSpec
+
+    cross_checks = (annotation_problems,)
 
     @property
     def key(self) -> str:

@@ -26,6 +26,7 @@ from reconciler.core.desired import (
 )
 from reconciler.core.diff import FieldChange, diff, is_under
 from reconciler.core.fields import unmodelled_warnings
+from reconciler.core.health import held_revision
 from reconciler.core.live import GONE_STATES, LiveDeployment, LiveState
 from reconciler.core.manifest import ADOPT_ANNOTATION
 
@@ -241,6 +242,8 @@ def _desired_for_apply(wanted: DesiredDeployment) -> dict[str, Any]:
         TAG_SPEC: wanted.spec_hash,
     }
     canonical["modelKey"] = wanted.model_key
+    if wanted.health_check is not None:  # mdr's own check, run after apply (never sent to OCI)
+        canonical["healthCheck"] = wanted.health_check
     if wanted.group_update_type is not None:
         canonical["groupUpdateType"] = wanted.group_update_type
     return canonical
@@ -309,6 +312,7 @@ def _plan_deployment(
         change.drift = False
     change.action = Action.UPDATE
     change.steps = _update_steps(wanted, current, change.fields, tags_drifted or spec_changed)
+    change.blocked = held_revision(current.tags, wanted.spec_hash)  # an auto-rolled-back revision
     if current.lifecycle_state == "NEEDS_ATTENTION":
         change.degraded = True
         change.reason = "deployment NEEDS_ATTENTION"

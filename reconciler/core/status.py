@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core.fields import unmodelled_fields
+from reconciler.core.health import rolled_back_reason
 from reconciler.core.live import LiveState
 from reconciler.core.plan import Action, Kind, Plan
 
@@ -35,6 +36,8 @@ class DeploymentStatus:
     model_name: str | None = None
     #: live fields this mdr does not model (set by hand or by a newer service): not shown as drift
     unmanaged: list[str] = field(default_factory=list)
+    #: why it is Degraded beyond its lifecycle state: a failed health check, an auto-rollback
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -71,6 +74,9 @@ def deployment_statuses(plan: Plan, live: LiveState, last_changes: dict[str, str
                 unmanaged=unmodelled_fields(current.wire) if current else [],
             )
         )
+        rolled_back = rolled_back_reason(current.tags) if current else None
+        if rolled_back is not None:
+            out[-1].health, out[-1].reason = "Degraded", rolled_back
     return sorted(out, key=lambda s: s.name)
 
 
@@ -119,6 +125,8 @@ def render_statuses(statuses: list[DeploymentStatus]) -> str:
     for s in statuses:
         if s.drift:
             lines.append(_cut(f"{s.name}: drifted fields: {', '.join(s.drift)}", WIDTH))
+        if s.reason:  # why it is Degraded: wrapped, never cut
+            lines.extend(textwrap.wrap(f"{s.name}: {s.reason}", WIDTH, subsequent_indent="  "))
         if s.unmanaged:  # every name matters here: wrapped, never cut
             text = f"warning: {s.name}: fields mdr does not manage (not compared): {', '.join(s.unmanaged)}"
             lines.extend(textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_long_words=True))

@@ -6,6 +6,11 @@ sends them: the service hands score.py parsed JSON for ``application/json`` and 
 as score.py yields them; ``predict_stream`` hands each chunk on as it arrives, never the whole answer at the
 end. The calls go through ``requests`` with the SDK's signer rather than the SDK client, because the SDK
 client fixes the content type to JSON and retries by default (a predict is not idempotent).
+
+A model group's member is named by the ``model-key`` header (``member``), as the emulator routes it (the
+header's name is UNVERIFIED: the SDK has no parameter for it). A deployment that allows more endpoints
+(``predictApiSpecification: openai``, ``customHttpEndpoints``: OCI's Multiple Inference Endpoints) is called at
+``{url}/predict{route}`` or ``{url}/predictWithResponseStream{route}`` (``route``), with any of its methods.
 """
 
 from __future__ import annotations
@@ -27,6 +32,43 @@ BINARY = "application/octet-stream"
 #: the service refuses a predict body over 10 MB; refused here before anything is sent
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 STREAM_PATH = "predictWithResponseStream"
+#: the header that names a model group's member (by inference key or model OCID)
+MEMBER_HEADER = "model-key"
+METHODS = ("POST", "GET", "PUT", "DELETE")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where on a deployment a call goes: a member of its model group, an endpoint suffix, an HTTP method."""
+
+    member: str | None = None
+    route: str = ""
+    method: str = "POST"
+
+    def path(self, base: str) -> str:
+        """``predict`` or ``predictWithResponseStream`` followed by the route, if any."""
+        return f"{base}{self.route}"
+
+    def headers(self) -> dict[str, str]:
+        return {MEMBER_HEADER: self.member} if self.member else {}
+
+
+DEFAULT_TARGET = Target()
+
+
+def target_from_options(member: str | None, route: str | None, method: str = "POST") -> Target:
+    """``--member KEY``, ``--route /v1/...`` and ``--method``, checked before anything is sent."""
+    if member is not None and not member.strip():
+        raise MdrError("--member is empty; give a member's inference key or model OCID")
+    text = (route or "").strip()
+    if text:
+        if not text.startswith("/"):
+            raise MdrError(f"--route {text!r} must start with / (e.g. /v1/chat/completions)")
+        if any(part in (".", "..") for part in text.split("?", 1)[0].split("/")):
+            raise MdrError(f"--route {text!r} must not hold . or .. segments")
+    if method.upper() not in METHODS:
+        raise MdrError(f"--method {method!r} is not one of {', '.join(METHODS)}")
+    return Target(member.strip() if member else None, text.rstrip("/") if text else "", method.upper())
 
 
 @dataclass(frozen=True)
@@ -67,12 +109,19 @@ def parse_payload(text: str) -> Any:
         raise MdrError(f"--data is not valid JSON: {exc}") from exc
 
 
-def payload_from_options(data: str | None, data_file: str | None, content_type: str | None) -> Payload:
-    """The request body of ``--data JSON`` or ``--data-file FILE [--content-type TYPE]`` (exactly one).
+def payload_from_options(
+    data: str | None, data_file: str | None, content_type: str | None, optional: bool = False
+) -> Payload:
+    """The request body of ``--data JSON`` or ``--data-file FILE [--content-type TYPE]`` (exactly one; none
+    at all when ``optional``, e.g. a GET: an empty body).
 
     A file's content type, when not given, is guessed from its name (``.json`` is JSON, and is checked to
     be JSON; an unknown suffix is ``application/octet-stream``).
     """
+    if optional and data is None and data_file is None:
+        if content_type is not None:
+            raise MdrError("--content-type goes with --data-file")
+        return Payload(b"", JSON)
     if (data is None) == (data_file is None):
         raise MdrError("give the request body as --data JSON or as --data-file FILE (one of the two)")
     if data is not None:
@@ -132,24 +181,36 @@ def predict(stack: Stack, name: str, payload: Any, provider: Any, timeout: float
     return predict_raw(stack, name, request, provider, timeout).value()
 
 
-def predict_raw(stack: Stack, name: str, payload: Payload, provider: Any, timeout: float = 60.0) -> Answer:
-    """Send ``payload`` to ``/predict`` and return the whole answer."""
-    url = f"{serving_url(stack, name, provider)}/predict"
-    response = _post(url, payload, provider, timeout, stream=False)
+def predict_raw(
+    stack: Stack,
+    name: str,
+    payload: Payload,
+    provider: Any,
+    timeout: float = 60.0,
+    target: Target = DEFAULT_TARGET,
+) -> Answer:
+    """Send ``payload`` to ``/predict`` (or the ``target``'s member and route) and return the whole answer."""
+    url = f"{serving_url(stack, name, provider)}/{target.path('predict')}"
+    response = _post(url, payload, provider, timeout, stream=False, target=target)
     _raise_for_status(url, response.status_code, response.content)
     return Answer(response.headers.get("content-type", BINARY), response.content)
 
 
 def predict_stream(
-    stack: Stack, name: str, payload: Payload, provider: Any, timeout: float = 60.0
+    stack: Stack,
+    name: str,
+    payload: Payload,
+    provider: Any,
+    timeout: float = 60.0,
+    target: Target = DEFAULT_TARGET,
 ) -> Iterator[bytes]:
     """Send ``payload`` to ``/predictWithResponseStream`` and yield the answer's chunks as they arrive.
 
     ``timeout`` bounds the wait for each chunk, not the whole answer (a model may stream for minutes)."""
     from oci._vendor import requests
 
-    url = f"{serving_url(stack, name, provider)}/{STREAM_PATH}"
-    response = _post(url, payload, provider, timeout, stream=True)
+    url = f"{serving_url(stack, name, provider)}/{target.path(STREAM_PATH)}"
+    response = _post(url, payload, provider, timeout, stream=True, target=target)
     with response:
         if response.status_code >= 400:
             _raise_for_status(url, response.status_code, response.content)
@@ -161,14 +222,24 @@ def predict_stream(
             raise MdrError(f"the answer of {url} broke off before its end: {exc}") from exc
 
 
-def _post(url: str, payload: Payload, provider: Any, timeout: float, stream: bool) -> Any:
+def _post(
+    url: str, payload: Payload, provider: Any, timeout: float, stream: bool, target: Target = DEFAULT_TARGET
+) -> Any:
     from oci._vendor import requests
 
     signer = provider.data_science.base_client.signer
-    headers = {"content-type": payload.content_type, "accept": f"{JSON}, text/event-stream, */*"}
+    headers = {"accept": f"{JSON}, text/event-stream, */*", **target.headers()}
+    if payload.body or target.method in ("POST", "PUT"):
+        headers["content-type"] = payload.content_type
     try:
-        return requests.post(
-            url, data=payload.body, headers=headers, auth=signer, timeout=timeout, stream=stream
+        return requests.request(
+            target.method,
+            url,
+            data=payload.body,
+            headers=headers,
+            auth=signer,
+            timeout=timeout,
+            stream=stream,
         )
     except requests.exceptions.RequestException as exc:
         raise MdrError(f"cannot reach {url}: {exc}") from exc
@@ -183,5 +254,5 @@ def _raise_for_status(url: str, status: int, body: bytes) -> None:
         text = str(parsed.get("message") or parsed) if isinstance(parsed, dict) else text
     except ValueError:
         pass
-    path = url.rsplit("/", 1)[-1]
+    path = "predict" + url.split("/predict", 1)[-1]  # predict, predictWithResponseStream, predict/v1/...
     raise MdrError(f"{path} answered {status}: {text}")

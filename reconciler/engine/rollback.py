@@ -36,6 +36,26 @@ def rollback_target(live: LiveState, name: str, to: str | None) -> tuple[str, st
     return deployment.id, current, older[0]
 
 
+def rollback_change(live: LiveState, name: str, to: str | None) -> tuple[Change, str, str]:
+    """(the change that swaps the model back, current model id, target model id); pure. Also what an
+    auto-rollback after a failed health check runs (``engine.health``)."""
+    deployment_id, current, target = rollback_target(live, name, to)
+    live_deployment = next(d for d in live.deployments if d.id == deployment_id)
+    change = Change(
+        id=f"ModelDeployment/{name}",
+        kind=Kind.DEPLOYMENT,
+        key=f"ModelDeployment/{name}",
+        action=Action.UPDATE,
+        name=name,
+        live_id=deployment_id,
+        fingerprint=deployment_fingerprint(live_deployment),
+        reason=f"rollback from {current} to {target}",
+        steps=[Step("UpdateModelDeployment", f"swap model to {target}", "model", ("model.id",))],
+        desired={"model": {"id": target}, "infrastructure": {}, "runtime": {"type": "conda"}},
+    )
+    return change, current, target
+
+
 def rollback(
     path: Path,
     name: str,
@@ -56,20 +76,7 @@ def rollback(
         lock = lock_for(config.stack, config.lock.model_dump() if config.lock else None, provider)
         with held(lock, lock_timeout):
             live = read_live(provider, config.stack, {deployment.compartment_id}, set())
-            deployment_id, current, target = rollback_target(live, name, to)
-            live_deployment = next(d for d in live.deployments if d.id == deployment_id)
-            change = Change(
-                id=f"ModelDeployment/{name}",
-                kind=Kind.DEPLOYMENT,
-                key=f"ModelDeployment/{name}",
-                action=Action.UPDATE,
-                name=name,
-                live_id=deployment_id,
-                fingerprint=deployment_fingerprint(live_deployment),
-                reason=f"rollback from {current} to {target}",
-                steps=[Step("UpdateModelDeployment", f"swap model to {target}", "model", ("model.id",))],
-                desired={"model": {"id": target}, "infrastructure": {}, "runtime": {"type": "conda"}},
-            )
+            change, current, target = rollback_change(live, name, to)
             print(f"Rolling back {name}: model {current} -> {target}", file=sys.stderr)
             result = execute(Plan(config.stack, config.region, [change]), provider, options)
     report(result, sys.stdout)

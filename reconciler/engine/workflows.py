@@ -43,6 +43,7 @@ from reconciler.engine.apply import (
     StalePlan,
     stale_changes,
 )
+from reconciler.engine.health import after_apply
 from reconciler.engine.validate import validate_tree
 
 
@@ -55,14 +56,22 @@ class PlanResult:
 
 
 def offered_shapes(provider: Any, compartment: str) -> set[str]:
-    """What the service deploys on here; empty when it cannot be listed (then nothing is judged)."""
-    try:
+    """What the service deploys on here; empty when it cannot be listed (then nothing is judged).
+
+    A fleet's stacks share the list (``shared_reads``): it is the same for every stack of a compartment."""
+
+    def read() -> list[list[dict[str, Any]]]:
         items = provider.list_all(
             "ListModelDeploymentShapes", provider.data_science.list_model_deployment_shapes, compartment
         )
+        return [[{"name": str(item.name)} for item in items]]
+
+    shared = getattr(provider, "shared_reads", None)
+    try:
+        pages = shared.pages(("ListModelDeploymentShapes", compartment), read) if shared else read()
     except (NotFound, NotAuthorized):
         return set()
-    return {str(item.name) for item in items}
+    return {item["name"] for page in pages for item in page}
 
 
 def _check_shapes(stack: Stack, provider: Any, compartments: set[str], strict: bool) -> None:
@@ -263,6 +272,7 @@ def execute(plan: Plan, provider: Any, options: ApplyOptions) -> ApplyResult:
         apply_options_for(plan, provider, options),
     )
     result = executor.run()
+    result.results.extend(after_apply(plan, result, provider, options))  # spec.healthCheck, auto-rollback
     result.results.extend(held)
     return result
 

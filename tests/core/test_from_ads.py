@@ -44,7 +44,7 @@ def test_ownership_tags_of_another_stack_are_never_copied() -> None:
     assert "MDR-Key" in warning and "mdr-stack" in warning and "mdr-spec" in warning
 
 
-def test_cpu_threshold_autoscaling_maps_onto_the_manifest() -> None:
+def test_threshold_autoscaling_maps_onto_the_manifest_with_the_durations_the_service_applies() -> None:
     scaling = {
         "scalingType": "memory_utilization",
         "minimumInstanceCount": 2,
@@ -57,14 +57,44 @@ def test_cpu_threshold_autoscaling_maps_onto_the_manifest() -> None:
         "infrastructure"
     ]
     assert "replicas" not in infrastructure
+    # ADS sends no pending durations: the service's PT3M applies to both steps, so they are written out
+    # (mdr's short form would send PT5M for scale-in and change the live policy at the first apply)
     assert infrastructure["autoscaling"] == {
         "min": 2,
         "max": 5,
         "initial": 3,
-        "metric": "MEMORY",
-        "scaleInThreshold": 25,
-        "scaleOutThreshold": 75,
         "coolDownSeconds": 600,
+        "rules": [
+            {
+                "metric": "MEMORY",
+                "scaleIn": {"threshold": 25, "pendingDuration": "PT3M"},
+                "scaleOut": {"threshold": 75, "pendingDuration": "PT3M"},
+            }
+        ],
+    }
+
+
+def test_ads_defaults_are_written_as_ads_sends_them() -> None:
+    document = _document(autoScaling={"scalingType": "cpu_utilization", "isEnabled": False})
+    del document["spec"]["infrastructure"]["spec"]["shapeConfigDetails"]
+    infrastructure = convert(document, "scorer").manifest["spec"]["infrastructure"]
+    assert (infrastructure["ocpus"], infrastructure["memoryInGBs"]) == (1, 16)  # ADS's Flex defaults
+    snake = _document(shapeConfigDetails={"ocpus": 2, "memory_in_gbs": 24.0})  # ADS reads this spelling too
+    conversion = convert(snake, "scorer")
+    assert conversion.manifest["spec"]["infrastructure"]["memoryInGBs"] == 24
+    assert not [w for w in conversion.warnings if "shapeConfigDetails" in w]
+    assert infrastructure["autoscaling"] == {
+        "min": 1,
+        "max": 3,
+        "initial": 1,
+        "enabled": False,
+        "rules": [
+            {
+                "metric": "CPU",
+                "scaleIn": {"threshold": 30, "pendingDuration": "PT3M"},
+                "scaleOut": {"threshold": 70, "pendingDuration": "PT3M"},
+            }
+        ],
     }
 
 
@@ -73,12 +103,11 @@ def test_cpu_threshold_autoscaling_maps_onto_the_manifest() -> None:
     [
         ({"policyType": "AUTOSCALING"}, "has no autoScaling block"),
         ({"autoScaling": {"scalingType": "custom_expression"}}, "'custom_expression' cannot be expressed"),
-        ({"autoScaling": {"isEnabled": False}}, "isEnabled is false"),
         ({"autoScaling": {"podAffinity": "x"}}, "autoScaling.podAffinity cannot be expressed"),
         ({"deploymentType": "MODEL_GROUP"}, "MODEL_GROUP"),
         ({"modelGroupId": "ocid1.datasciencemodelgroup.oc1.iad.aaaa"}, "MODEL_GROUP"),
     ],
-    ids=["autoscaling-not-read-back", "other-metric", "disabled", "unknown-key", "model-group", "group-id"],
+    ids=["autoscaling-not-read-back", "other-metric", "unknown-key", "model-group", "group-id"],
 )
 def test_what_a_manifest_cannot_express_is_refused_by_name(infra: dict[str, Any], fragment: str) -> None:
     with pytest.raises(AdsFormatError) as refused:

@@ -221,6 +221,8 @@ class Runner:
         self.folder = folder
         shutil.copytree(REPO / "manifests", folder / "manifests")
         shutil.copytree(REPO / "examples/environments", folder / "examples/environments")
+        for example in ("llm", "multi-model"):  # docs/cli.md's predict examples call them
+            shutil.copytree(REPO / "examples" / example, folder / "examples" / example)
         # the docs' commands run at the root of a checkout of this repository: mdr schema keeps this one
         (folder / "docs").mkdir()
         shutil.copy(REPO / "docs/manifest-reference.md", folder / "docs")

@@ -110,7 +110,9 @@ class Router:
         streamed: bool = False,
         locked: bool = True,
     ) -> None:
-        regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
+        # {name} is one path segment; {name:path} the rest of the path, slashes and all
+        regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", template)
+        regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex) + "$"
         route = Route(method, re.compile(regex), operation, handler, mutating, signed, streamed, locked)
         self.routes.append(route)
 

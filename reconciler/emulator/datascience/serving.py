@@ -14,6 +14,10 @@ then ``{"ok": true, "end": true}``; ``{"ok": false, "error": text}`` whenever it
 
 ``POST .../predictWithResponseStream`` sends those chunks on as they come (chunked transfer coding);
 ``/predict`` answers once the last one has come, with all of them.
+
+``/predict{suffix}`` and ``/predictWithResponseStream{suffix}`` (any of GET, POST, PUT, DELETE) serve the
+endpoints a container deployment lets through (``endpoints``): the request line then also holds ``"route"``
+and ``"method"``, handed to ``predict()`` as ``route=`` and ``method=`` when it takes them.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any, BinaryIO, cast
 from reconciler.emulator.core.errors import ApiError
 from reconciler.emulator.core.http import FileBody, Request, Response, Router
 from reconciler.emulator.datascience.backend import DeploymentsBackend
+from reconciler.emulator.datascience.endpoints import METHODS, endpoint_model
 from reconciler.emulator.datascience.group_rules import member_key
 
 WORKER = r"""
@@ -56,7 +61,7 @@ def encoded(item):
 try:
     import score
     model = score.load_model()
-    accepts_model = "model" in inspect.signature(score.predict).parameters
+    accepted = inspect.signature(score.predict).parameters
     emit({"ready": True})
 except Exception:
     emit({"ready": False, "error": traceback.format_exc(limit=5)})
@@ -65,7 +70,9 @@ for line in sys.stdin:
     try:
         request = json.loads(line)
         data = base64.b64decode(request["bytes"]) if "bytes" in request else request["json"]
-        result = score.predict(data, model=model) if accepts_model else score.predict(data)
+        named = {"model": model, "route": request.get("route"), "method": request.get("method")}
+        kwargs = {k: v for k, v in named.items() if k in accepted and (k == "model" or k in request)}
+        result = score.predict(data, **kwargs)
         if isinstance(result, (bytes, bytearray)):
             emit({"ok": True, "bytes": base64.b64encode(bytes(result)).decode("ascii")})
         elif isinstance(result, collections.abc.Iterator):
@@ -168,10 +175,17 @@ class PredictPool:
         return _Worker(model_id, process, folder, threading.Lock())
 
     def call(
-        self, deployment_id: str, model_id: str, artifact: Path, payload: Any | bytes, per_model: bool = False
+        self,
+        deployment_id: str,
+        model_id: str,
+        artifact: Path,
+        payload: Any | bytes,
+        per_model: bool = False,
+        endpoint: dict[str, str] | None = None,
     ) -> Call:
         """Send one request to the deployment's worker (``per_model``: to the worker of that member of its
-        model group, one per member); the answer is read from the returned ``Call``."""
+        model group, one per member; ``endpoint``: the route and method of a custom endpoint's call); the
+        answer is read from the returned ``Call``."""
         key = f"{deployment_id}#{model_id}" if per_model else deployment_id
         with self._lock:
             worker = self._workers.get(key)
@@ -185,6 +199,7 @@ class PredictPool:
             request = {"bytes": base64.b64encode(payload).decode("ascii")}
         else:
             request = {"json": payload}
+        request.update(endpoint or {})
         worker.lock.acquire()
         call = Call(worker, deployment_id)
         try:
@@ -261,12 +276,22 @@ def _is_json(content_type: str | None) -> bool:
 
 
 def _chunk_type(first: bytes) -> str:
-    """Text when the first chunk is UTF-8 (a model streaming tokens), bytes otherwise."""
+    """Text when the first chunk is UTF-8 (a model streaming tokens; server-sent events when it begins with
+    ``data:``, as an OpenAI-style server's do), bytes otherwise."""
     try:
         first.decode("utf-8")
     except UnicodeDecodeError:
         return "application/octet-stream"
+    if first.startswith(b"data:"):
+        return "text/event-stream; charset=utf-8"
     return "text/plain; charset=utf-8"
+
+
+def _payload(request: Request) -> Any:
+    """What score.py gets: parsed JSON, the raw bytes of another content type, None for no body at all."""
+    if not request.body and request.method in ("GET", "DELETE"):
+        return None
+    return request.json() if _is_json(request.headers.get("content-type")) else request.body
 
 
 class Serving:
@@ -289,6 +314,17 @@ class Serving:
             self.predict_stream,
             locked=False,
         )
+        for method in METHODS:  # Multiple Inference Endpoints: the suffixes a container deployment allows
+            router.add(
+                method, "/modeldeployment/{id}/predict/{suffix:path}", "Predict", self.predict, locked=False
+            )
+            router.add(
+                method,
+                "/modeldeployment/{id}/predictWithResponseStream/{suffix:path}",
+                "PredictWithResponseStream",
+                self.predict_stream,
+                locked=False,
+            )
 
     def predict(self, request: Request) -> Response:
         """Run the deployment's score.py on the request body; the model runs outside the store's lock.
@@ -323,14 +359,23 @@ class Serving:
     def _begin(self, request: Request) -> tuple[Call, dict[str, Any], float]:
         """Send the request's body to the deployment's worker and read the first answer line."""
         deployment_id = request.params["id"]
-        payload = request.json() if _is_json(request.headers.get("content-type")) else request.body
+        payload = _payload(request)
         member = member_key(request.headers, payload)  # a MODEL_GROUP deployment's member (group_rules)
+        suffix = "/" + request.params["suffix"] if "suffix" in request.params else None
+        endpoint = {"route": suffix, "method": request.method} if suffix else None
         with self.deployments.store.lock:
-            model_id, artifact = self.deployments.served_model(deployment_id, member)
+            if suffix is None:
+                model_id, artifact = self.deployments.served_model(deployment_id, member)
+            else:
+                model_id, artifact = endpoint_model(
+                    self.deployments, deployment_id, suffix, request.method, member
+                )
         started = time.monotonic()
         call: Call | None = None
         try:
-            call = self.pool.call(deployment_id, model_id, artifact, payload, per_model=member is not None)
+            call = self.pool.call(
+                deployment_id, model_id, artifact, payload, per_model=member is not None, endpoint=endpoint
+            )
             return call, call.next(), started
         except PredictError as exc:
             if call is not None:

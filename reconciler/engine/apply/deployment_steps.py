@@ -246,6 +246,8 @@ class DeploymentSteps:
                 tags = self._tags(change, desired)
             elif secrets:
                 tags = _with_secret_names(current.freeform_tags or {}, secrets)
+        elif desired.get("recordTags"):  # an auto-rollback records the revision it undid (engine.health)
+            tags = {**(current.freeform_tags or {}), **desired["recordTags"]}
         # defined tags change only with the record (the last write), merged into the live ones (see wire)
         live_defined = (current.defined_tags or {}) if final and tags is not None else None
         details = update_details(desired, sections, live_model, secrets, tags, live_defined)

@@ -37,6 +37,7 @@ from reconciler.engine.controller.manual import ManualSync
 from reconciler.engine.controller.metrics import ControllerMetrics
 from reconciler.engine.controller.selection import ChangeGate
 from reconciler.engine.controller.triggers import watch_source
+from reconciler.engine.health import HealthMonitor
 from reconciler.engine.notify.observe import ControllerNotifications
 from reconciler.engine.validate import checked_stack
 from reconciler.engine.workflows import compute_plan, execute
@@ -74,6 +75,7 @@ class Controller:
             assert config.path is not None
             self.source = LocalSource(config.path)
         self.manual = ManualSync()  # the pending plan of a syncPolicy: manual stack
+        self.health = HealthMonitor()  # periodic spec.healthCheck runs (engine.health)
         self.api_stats = ApiStatsExport(self.metrics)
         #: what the dashboard shows beyond ``state``: the last plan, where it was computed, apply progress
         self._plan: Plan | None = None
@@ -253,6 +255,7 @@ class Controller:
                 if applied_ok:  # what is live now is what the plan wanted
                     result = compute_plan(stack, provider, strict=False)
             statuses = deployment_statuses(result.plan, result.live, {})
+            self.health.update(statuses, result.plan, provider)  # spec.healthCheck every interval
             if any(d.lifecycle_state in SETTLING_STATES for d in result.live.deployments):
                 self.gate.wake(time.monotonic() + self.config.settle_poll)  # finish what is in flight soon
             self.metrics.set_statuses([(s.name, s.sync, s.health) for s in statuses])

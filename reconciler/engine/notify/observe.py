@@ -95,7 +95,9 @@ class ControllerNotifications:
                 healed=drifted & done,
                 failed=dict(self._failing),
                 degraded={
-                    f"{Kind.DEPLOYMENT.value}/{s.name}": s.lifecycle or "?"
+                    f"{Kind.DEPLOYMENT.value}/{s.name}": "; ".join(
+                        filter(None, [s.lifecycle or "?", s.reason])
+                    )
                     for s in statuses
                     if s.health == "Degraded"
                 },
