@@ -26,26 +26,23 @@ from typing import Any
 import oci
 
 from reconciler.adapters.cloud import Target, open_provider
-from reconciler.adapters.live_reader import read_models_and_logs, wire_of
+from reconciler.adapters.live_reader import wire_of
 from reconciler.adapters.manifests import load_stack
 from reconciler.core.live import LiveState, add_deployment
-from reconciler.engine.workflows import LiveReader, compute_plan
+from reconciler.engine.workflows import DeploymentReader, compute_plan
 
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def per_resource_reader(ids: list[str], workers: int) -> LiveReader:
-    def read(
-        provider: Any, stack: str, compartments: set[str], log_group_names: set[str], group_ids: list[str]
-    ) -> LiveState:
+def per_resource_reader(ids: list[str], workers: int) -> DeploymentReader:
+    def read(provider: Any, state: LiveState, compartments: list[str]) -> None:
         ds = provider.data_science
 
         def get(deployment_id: str) -> dict[str, Any]:
             return wire_of(provider.call("GetModelDeployment", ds.get_model_deployment, deployment_id).data)
 
-        state = LiveState(stack)
         if workers <= 1:
             records = [get(i) for i in ids]
         else:
@@ -53,8 +50,6 @@ def per_resource_reader(ids: list[str], workers: int) -> LiveReader:
                 records = list(pool.map(get, ids))
         for record in records:
             add_deployment(state, record)
-        read_models_and_logs(provider, state, compartments, log_group_names, set(group_ids))
-        return state
 
     return read
 

@@ -79,14 +79,19 @@ def read_live(
         others = pool.submit(
             read_models_and_logs, provider, state, compartments, log_group_names, set(log_group_ids)
         )
-        for compartment in compartments:
-            for page in deployment_pages(provider, compartment):
-                for wire in page:
-                    add_deployment(state, wire)
+        read_deployments(provider, state, compartments)
         others.result()
     read_model_groups(provider, state, compartments)  # only when a deployment serves one
     state.api_calls = provider.stats.snapshot()
     return state
+
+
+def read_deployments(provider: Any, state: LiveState, compartments: Iterable[str]) -> None:
+    """The stack's deployments, page after page (each page is parsed while the next is fetched)."""
+    for compartment in sorted(set(compartments)):
+        for page in deployment_pages(provider, compartment):
+            for wire in page:
+                add_deployment(state, wire)
 
 
 def read_models_and_logs(

@@ -280,9 +280,10 @@ def _digest(payload: Any) -> str:
 
 def deployment_fingerprint(live: LiveDeployment) -> str:
     """What a saved plan was computed from: configuration, state and tags, but no secret values."""
-    wire = json.loads(json.dumps(live.wire, default=str))
-    config = wire.get("model_deployment_configuration_details") or {}
-    environment = config.get("environment_configuration_details") or {}
+    wire = live.wire
+    # copies along the one path that is rewritten (the live record itself is never changed)
+    config = dict(wire.get("model_deployment_configuration_details") or {})
+    environment = dict(config.get("environment_configuration_details") or {})
     variables = environment.get("environment_variables") or {}
     # Plain values are hashed too, so that an env change behind mdr's back makes the plan stale; secret
     # values are left out entirely (an unkeyed hash in a CI artifact could be brute-forced)
@@ -290,6 +291,10 @@ def deployment_fingerprint(live: LiveDeployment) -> str:
     environment["environment_variables"] = {
         k: "(sensitive)" if k in secret else _digest(v) for k, v in sorted(variables.items())
     }
+    if config.get("environment_configuration_details"):
+        config["environment_configuration_details"] = environment
+    if wire.get("model_deployment_configuration_details"):
+        wire = {**wire, "model_deployment_configuration_details": config}
     keep = (
         "display_name",
         "description",

@@ -20,7 +20,13 @@ from typing import Any, TextIO
 from reconciler.adapters.artifact import artifact_identity
 from reconciler.adapters.cloud_errors import NotAuthorized, NotFound
 from reconciler.adapters.journal import AuditLog, Journal, KnownCompartments
-from reconciler.adapters.live_reader import read_live, searched_compartments
+from reconciler.adapters.live_groups import read_model_groups
+from reconciler.adapters.live_reader import (
+    read_deployments,
+    read_live,
+    read_models_and_logs,
+    searched_compartments,
+)
 from reconciler.adapters.lock import held, lock_for
 from reconciler.adapters.planfile import read_plan
 from reconciler.adapters.provenance import stack_provenance
@@ -74,11 +80,9 @@ def offered_shapes(provider: Any, compartment: str) -> set[str]:
     return {item["name"] for page in pages for item in page}
 
 
-def _check_shapes(stack: Stack, provider: Any, compartments: set[str], strict: bool) -> None:
+def _check_shapes(stack: Stack, offered: Any, strict: bool) -> None:
     """Unknown shapes are input errors: refused before any write (the CLI), or set aside (the controller)."""
-    if not compartments:
-        return
-    unknown = unknown_shapes(stack, offered_shapes(provider, sorted(compartments)[0]))
+    unknown = unknown_shapes(stack, offered)
     if unknown and strict:
         raise ValidationFailed([issue for _, issue in unknown])
     for bad, issue in unknown:  # the deployment itself: a file may hold several documents
@@ -147,7 +151,38 @@ def secret_values(
     return values
 
 
-LiveReader = Callable[[Any, str, set[str], set[str], list[str]], LiveState]
+#: reads a stack's live deployments into the state (``read_deployments``: its list pages)
+DeploymentReader = Callable[[Any, LiveState, list[str]], None]
+
+
+def read_and_expand(
+    provider: Any,
+    stack: Stack,
+    compartments: set[str],
+    log_groups: tuple[set[str], list[str]],
+    reader: DeploymentReader,
+    expand: Callable[[LiveState], DesiredState],
+) -> tuple[LiveState, DesiredState]:
+    """Live state and desired state, the second built while the deployment pages are still coming in.
+
+    Deployment pages are chained (each needs the previous one's token), so a plan of N deployments waits
+    ceil(N/100) round trips for them. Desired state needs only the models and logs (read meanwhile, in a
+    few calls), unless a manifest serves a model group (that reads the live deployments): expanding the
+    manifests then costs no wall time."""
+    assert stack.config is not None
+    live = LiveState(stack.config.stack)
+    names, group_ids = log_groups
+    early = not any(d.manifest.spec.modelGroup for d in stack.deployments)
+    desired: DesiredState | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mdr-deployments") as pool:
+        pages = pool.submit(reader, provider, live, sorted(compartments))
+        read_models_and_logs(provider, live, compartments, names, set(group_ids))
+        if early:
+            desired = expand(live)
+        pages.result()
+    read_model_groups(provider, live, compartments)  # only when a deployment serves one
+    live.api_calls = provider.stats.snapshot()
+    return live, desired if desired is not None else expand(live)
 
 
 def compute_plan(
@@ -155,7 +190,7 @@ def compute_plan(
     provider: Any,
     prune: bool | None = None,
     allow_deletes: int | None = None,
-    reader: LiveReader | None = None,
+    reader: DeploymentReader | None = None,
     strict: bool = True,
 ) -> PlanResult:
     """Plan a stack against live state. ``reader`` swaps the live-reading strategy (benchmarks compare
@@ -172,9 +207,12 @@ def compute_plan(
     # and where the tenancy says they are: that search (a page per 1,000 resources of the stack) runs while
     # the known compartments are read; only a compartment it alone knows of (a deployment moved elsewhere
     # with no local record) costs a second read
-    searcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mdr-search")
-    searching = searcher.submit(searched_compartments, provider, config.stack)
-    searcher.shutdown(wait=False)
+    # the shape list too is fetched while the live pages are read; an unknown shape is still refused before
+    # any write (only reads happen before that check)
+    background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mdr-plan-reads")
+    searching = background.submit(searched_compartments, provider, config.stack)
+    shapes = background.submit(offered_shapes, provider, sorted(compartments)[0]) if compartments else None
+    background.shutdown(wait=False)
     log_groups = {
         d.manifest.spec.logging.logGroup.name
         for d in stack.deployments
@@ -187,22 +225,30 @@ def compute_plan(
             if d.manifest.spec.logging and d.manifest.spec.logging.logGroup.id
         }
     )
-    _check_shapes(stack, provider, compartments, strict)
     identities = artifact_identities(stack, provider)
-    read = reader or read_live
-    live = read(provider, config.stack, compartments, {g for g in log_groups if g}, group_ids)
-    found = searching.result() - compartments
-    if found:
-        compartments |= found
-        live = read(provider, config.stack, compartments, {g for g in log_groups if g}, group_ids)
-    known.write(owned_compartments(live) | {d.compartment_id for d in stack.deployments})
     salt = secrets.token_hex(16)
     vault, vault_notes = VaultReader(provider), list[str]()
     values = {d.name: secret_values(d, vault, vault_notes) for d in stack.deployments}
-    try:
-        desired = build_desired(stack, live, identities, values, salt)
-    except DesiredStateError as exc:
-        raise MdrError(str(exc)) from exc
+
+    def expand(live: LiveState) -> DesiredState:
+        if shapes is not None:  # sets aside (or refuses) a deployment on a shape the service does not offer
+            _check_shapes(stack, shapes.result(), strict)
+        try:
+            return build_desired(stack, live, identities, values, salt)
+        except DesiredStateError as exc:
+            raise MdrError(str(exc)) from exc
+
+    wanted_groups = ({g for g in log_groups if g}, group_ids)
+    live, desired = read_and_expand(
+        provider, stack, compartments, wanted_groups, reader or read_deployments, expand
+    )
+    found = searching.result() - compartments
+    if found:
+        compartments |= found
+        live, desired = read_and_expand(
+            provider, stack, compartments, wanted_groups, reader or read_deployments, expand
+        )
+    known.write(owned_compartments(live) | {d.compartment_id for d in stack.deployments})
     options = PlanOptions(
         prune=config.prune if prune is None else prune,
         max_deletes=config.maxDeletes,
