@@ -18,6 +18,7 @@ from typing import Any
 
 import oci
 
+from reconciler.adapters.both_ends import pages_from_both_ends
 from reconciler.adapters.cloud_errors import BadRequest, NotAuthorized, NotFound
 from reconciler.adapters.live_groups import read_model_groups
 from reconciler.adapters.wire_json import list_pages, raw_call
@@ -40,8 +41,9 @@ def wire_of(item: Any) -> dict[str, Any]:
 
 
 def deployment_pages(provider: Any, compartment: str) -> Any:
-    """ListModelDeployments of one compartment, page by page, as wire dicts (see ``wire_json``)."""
-    return list_pages(
+    """ListModelDeployments of one compartment, page by page, as wire dicts (see ``wire_json``), read from
+    both ends at once (``both_ends``): a stack of N deployments waits about N/200 round trips, not N/100."""
+    return pages_from_both_ends(
         provider,
         "ListModelDeployments",
         provider.data_science,

@@ -289,13 +289,17 @@ def list_pages(
     shared = getattr(provider, "shared_reads", None)
     if shared is not None:
         key = (operation, resource_path, json.dumps([query, path_params, page_size], sort_keys=True))
-        pages = _pages(provider, operation, client, resource_path, item_type, query, path_params, page_size)
+        pages = page_chain(
+            provider, operation, client, resource_path, item_type, query, path_params, page_size
+        )
         yield from shared.pages(key, lambda: list(pages))
         return
-    yield from _pages(provider, operation, client, resource_path, item_type, query, path_params, page_size)
+    yield from page_chain(
+        provider, operation, client, resource_path, item_type, query, path_params, page_size
+    )
 
 
-def _pages(
+def page_chain(
     provider: Any,
     operation: str,
     client: Any,

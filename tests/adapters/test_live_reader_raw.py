@@ -96,8 +96,11 @@ def test_listed_deployments_equal_the_sdk_models_flattened_for_every_field(world
 
     new, calls = new_reader(world)
 
-    assert new == old_reader(world)
-    assert calls == {"ListModelDeployments": 2}  # 100 a page, each page one counted call
+    by_id = sorted(new, key=lambda d: d["id"])
+    assert by_id == sorted(old_reader(world), key=lambda d: d["id"])
+    # 100 a page, read from both ends: the first page, then the next from each end and the one the
+    # newest-first chain had asked for when they met
+    assert calls["ListModelDeployments"] <= 4
     assert {d["lifecycle_state"] for d in new} >= {"ACTIVE", UNKNOWN_ENUM}  # as the SDK's enum setter does
     first = next(d for d in new if d["display_name"] == "md-0")
     config = first["model_deployment_configuration_details"]

@@ -45,8 +45,9 @@ def test_stacks_in_one_compartment_share_one_paginated_read(world: World) -> Non
         read_together(alone)
         shared = providers(world, 5, SharedReads(max_age=60), stack)
         read_together(shared)
-        assert lists(alone, "ListModelDeployments") == 5 * 3
-        assert lists(shared, "ListModelDeployments") == 3, "one paginated read for the five stacks"
+        # alone, each stack reads its 3 pages from both ends (both_ends: a few calls more, less waiting)
+        assert lists(alone, "ListModelDeployments") >= 5 * 3
+        assert lists(shared, "ListModelDeployments") == 3, "one paginated read (one chain) for the five stacks"
         assert lists(shared, "ListModels") == 1 and lists(shared, "ListLogGroups") == 1
 
 

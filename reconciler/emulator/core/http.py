@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
@@ -164,11 +165,30 @@ def paginate(items: list[Any], request: Request, default_limit: int = 100) -> Re
     return Response(200, page, headers)
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _time_key(value: Any) -> datetime:
+    """Times sort by the instant they name, whatever digits they were written with (as the service sorts)."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else _NEVER
+    except ValueError:
+        return _NEVER
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def sorted_page(items: list[dict[str, Any]], request: Request, default: str = "timeCreated") -> Response:
     """Sort, cut the requested page, and copy only that page's items (listing stays linear in N)."""
     sort_by = request.query.get("sortBy") or default
     order = request.query.get("sortOrder") or ("DESC" if sort_by == "timeCreated" else "ASC")
-    items = sorted(items, key=lambda r: (str(r.get(sort_by, "")), r.get("id", "")), reverse=order == "DESC")
+    if sort_by.startswith("time"):
+        items = sorted(
+            items, key=lambda r: (_time_key(r.get(sort_by)), r.get("id", "")), reverse=order == "DESC"
+        )
+    else:
+        items = sorted(
+            items, key=lambda r: (str(r.get(sort_by, "")), r.get("id", "")), reverse=order == "DESC"
+        )
     response = paginate(items, request)
     response.body = [public(r) for r in response.body]
     return response
