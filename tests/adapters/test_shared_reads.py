@@ -47,7 +47,9 @@ def test_stacks_in_one_compartment_share_one_paginated_read(world: World) -> Non
         read_together(shared)
         # alone, each stack reads its 3 pages from both ends (both_ends: a few calls more, less waiting)
         assert lists(alone, "ListModelDeployments") >= 5 * 3
-        assert lists(shared, "ListModelDeployments") == 3, "one paginated read (one chain) for the five stacks"
+        assert lists(shared, "ListModelDeployments") == 3, (
+            "one paginated read (one chain) for the five stacks"
+        )
         assert lists(shared, "ListModels") == 1 and lists(shared, "ListLogGroups") == 1
 
 
