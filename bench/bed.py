@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from reconciler.emulator import Emulator  # noqa: E402
+from reconciler.emulator.core.store import now_rfc3339  # noqa: E402
 
 COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaabench"
 WORKERS = Path(__file__).with_name("workers.py")
@@ -128,10 +129,14 @@ def seed(bed: Bed, state_dir: Path) -> float:
     first["modelDeploymentUrl"] = first["modelDeploymentUrl"].rsplit("/", 1)[0] + "/{id}"
     count = len(list(bed.stack.glob("d*.yaml")))
     copies = []
+    # each copy created a millisecond after the one before, as deployments created one by one are (a bulk
+    # load would otherwise stamp 500 at one instant, which no real compartment shows)
+    start = time.time() - count / 1000
     for index in range(1, count):
         name = f"d{index:05d}"
         tags = {k: v.replace("d00000", name) for k, v in first["freeformTags"].items()}
-        copies.append({**first, "displayName": name, "freeformTags": tags})
+        created = now_rfc3339(start + index / 1000)
+        copies.append({**first, "displayName": name, "freeformTags": tags, "timeCreated": created})
     for start in range(0, len(copies), BULK_CHUNK):
         admin(
             bed, "/_emulator/bulk", {"collection": "deployments", "items": copies[start : start + BULK_CHUNK]}

@@ -1,5 +1,5 @@
 """Allow ``python -m reconciler`` as an alias of the ``mdr`` console script."""
 
-from reconciler.cli import main
+from reconciler.entry import main
 
 raise SystemExit(main())

@@ -89,8 +89,12 @@ def pages_from_both_ends(
     item_type: str,
     query: dict[str, Any],
     page_size: int = 100,
+    expected: int = 0,
 ) -> Iterator[list[dict[str, Any]]]:
     """Every item of a list sortable by ``timeCreated``, in pages (in no particular order), each item once.
+
+    ``expected``: how many items the caller thinks there are (a stack's manifests): more than a page, and
+    both chains start at once instead of after the first page.
 
     A fleet's stacks (``shared_reads``) read one chain, shared: there a resync of many stacks is bound by
     the API's rate, not by one stack's wait, and the shortcut's two or three extra calls per compartment
@@ -98,7 +102,7 @@ def pages_from_both_ends(
     if getattr(provider, "shared_reads", None) is not None:
         yield from list_pages(provider, operation, client, resource_path, item_type, query, None, page_size)
         return
-    yield from _both_ends(provider, operation, client, resource_path, item_type, query, page_size)
+    yield from _both_ends(provider, operation, client, resource_path, item_type, query, page_size, expected)
 
 
 def _both_ends(
@@ -109,6 +113,7 @@ def _both_ends(
     item_type: str,
     query: dict[str, Any],
     page_size: int,
+    expected: int,
 ) -> Iterator[list[dict[str, Any]]]:
     def chain(order: str) -> Iterator[list[dict[str, Any]]]:
         ordered = {**query, "sortBy": "timeCreated", "sortOrder": order}
@@ -116,14 +121,15 @@ def _both_ends(
 
     meeting = _Meeting()
     oldest_first = chain(_ASC)
-    first = next(oldest_first, None)
-    if first is None:
-        return
-    yield meeting.take(first, _ASC)
-    if len(first) < page_size:  # one page: no second chain (a list that ends here asks for nothing more)
-        for page in oldest_first:
-            yield meeting.take(page, _ASC)
-        return
+    if expected <= page_size:
+        first = next(oldest_first, None)
+        if first is None:
+            return
+        yield meeting.take(first, _ASC)
+        if len(first) < page_size:  # one page: no second chain (a list that ends here asks nothing more)
+            for page in oldest_first:
+                yield meeting.take(page, _ASC)
+            return
     pages: queue.Queue[Any] = queue.Queue()
     for direction, pending in ((_ASC, oldest_first), (_DESC, chain(_DESC))):
         threading.Thread(

@@ -66,4 +66,6 @@ def attach_model_groups(provider: Any, records: list[dict[str, Any]]) -> None:
             continue  # the import says the group could not be read
         entries = getattr(data.member_model_entries, "member_model_details", None) or []
         members = [(e.inference_key, str(e.model_id)) for e in entries]
-        wire[GROUP_RECORD] = group_record(getattr(data.model_group_details, "type", None), members)
+        details = data.model_group_details
+        base = getattr(details, "base_model_id", None)
+        wire[GROUP_RECORD] = group_record(getattr(details, "type", None), members, base)

@@ -40,9 +40,10 @@ def wire_of(item: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
 
 
-def deployment_pages(provider: Any, compartment: str) -> Any:
+def deployment_pages(provider: Any, compartment: str, expected: int = 0) -> Any:
     """ListModelDeployments of one compartment, page by page, as wire dicts (see ``wire_json``), read from
-    both ends at once (``both_ends``): a stack of N deployments waits about N/200 round trips, not N/100."""
+    both ends at once (``both_ends``): a stack of N deployments waits about N/200 round trips, not N/100.
+    ``expected``: about how many there are (the stack's manifests)."""
     return pages_from_both_ends(
         provider,
         "ListModelDeployments",
@@ -50,6 +51,7 @@ def deployment_pages(provider: Any, compartment: str) -> Any:
         "/modelDeployments",
         "list[ModelDeploymentSummary]",
         {"compartmentId": compartment},
+        expected=expected,
     )
 
 
@@ -88,12 +90,16 @@ def read_live(
     return state
 
 
-def read_deployments(provider: Any, state: LiveState, compartments: Iterable[str]) -> None:
-    """The stack's deployments, page after page (each page is parsed while the next is fetched)."""
+def read_deployments(provider: Any, state: LiveState, compartments: Iterable[str], expected: int = 0) -> None:
+    """The stack's deployments, page after page (each page is parsed while the next is fetched);
+    ``expected``: about how many the stack has (its manifests)."""
     for compartment in sorted(set(compartments)):
-        for page in deployment_pages(provider, compartment):
+        for page in deployment_pages(provider, compartment, expected):
             for wire in page:
                 add_deployment(state, wire)
+    # the pages came from both ends in no set order: newest first, as the service lists them by default,
+    # so that plans and messages (two deployments with one key) read the same from run to run
+    state.deployments.sort(key=lambda d: (str(d.wire.get("time_created") or ""), d.id), reverse=True)
 
 
 def read_models_and_logs(

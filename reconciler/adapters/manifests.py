@@ -33,20 +33,24 @@ def is_manifest_name(name: str) -> bool:
     return name.lower().endswith(MANIFEST_SUFFIXES)
 
 
-def scan_tree(root: Path) -> tuple[list[Path], list[Issue]]:
+def scan_tree(root: Path, avoid: Path | None = None) -> tuple[list[Path], list[Issue]]:
     """Manifest files under ``root`` in a stable order, and an issue for every entry that could be a
     manifest but cannot be read: a dangling or looping symlink, an unlistable folder, a special file.
 
     Hidden entries and artifact folders (below the root) are skipped. Each issue makes the tree incomplete,
-    so nothing is pruned: a manifest mdr could not read looks exactly like a removed one.
+    so nothing is pruned: a manifest mdr could not read looks exactly like a removed one. A folder that
+    leads (through a symlink) into ``avoid``, the other root of an overlay, is one such issue.
     """
     files: list[Path] = []
     issues: list[Issue] = []
-    _scan(root, root, files, issues, set())
+    other = avoid.resolve() if avoid is not None and avoid.exists() else None
+    _scan(root, root, files, issues, set(), other)
     return files, issues
 
 
-def _scan(root: Path, folder: Path, files: list[Path], issues: list[Issue], seen: set[Path]) -> None:
+def _scan(
+    root: Path, folder: Path, files: list[Path], issues: list[Issue], seen: set[Path], other: Path | None
+) -> None:
     try:
         real = folder.resolve(strict=True)
         entries = sorted(folder.iterdir(), key=lambda p: p.name)
@@ -55,6 +59,18 @@ def _scan(root: Path, folder: Path, files: list[Path], issues: list[Issue], seen
         return
     if real in seen:
         issues.append(Issue(str(folder), 0, 0, "", "symlinked folder loops back into the tree"))
+        return
+    if folder != root and other is not None and (real.is_relative_to(other) or other.is_relative_to(real)):
+        issues.append(
+            Issue(
+                str(folder),
+                0,
+                0,
+                "",
+                f"symlinked folder leads into {other}, which this overlay reads already; "
+                "its manifests would be read twice",
+            )
+        )
         return
     seen.add(real)
     if folder != root and any((folder / marker).exists() for marker in ARTIFACT_MARKERS):
@@ -69,7 +85,7 @@ def _scan(root: Path, folder: Path, files: list[Path], issues: list[Issue], seen
             issues.append(Issue(str(entry), 0, 0, "", f"cannot read this entry: {_reason(exc)}"))
             continue
         if is_dir:
-            _scan(root, entry, files, issues, seen)
+            _scan(root, entry, files, issues, seen, other)
         elif is_file and is_manifest_name(entry.name):
             files.append(entry)
         elif entry.is_symlink() and not is_file and not is_dir:
@@ -122,29 +138,30 @@ def load_stack(path: Path) -> Stack:
     root = find_root(path)
     if not root.exists():
         return Stack(root, None, issues=[Issue(str(root), 0, 0, "", "no such file or directory")])
-    config, _, issues = load_stack_config(root)
+    config, stack_document, issues = load_stack_config(root)
     stack = Stack(root, config, issues=list(issues))
     # Without a valid stack file, ${VAR}s and defaults are unknown: manifests are checked for everything
     # else, instead of burying the stack file's own error under one consequence per manifest
     variables = config.vars if config else None
-    documents = _tree_documents(root, variables, stack)
+    base_root = _base_root(root, config)
+    problem = _base_problem(root, base_root) if base_root is not None else None
+    if problem and stack_document is not None:
+        stack.issues.append(stack_document.issue(("base",), problem))
+    documents = _tree_documents(root, variables, stack, avoid=None if problem else base_root)
     roots = [root.resolve()]
-    if config is not None and config.base is not None:
-        base_root = Path(os.path.normpath(root / config.base))
-        problem = _base_problem(root, base_root)
-        if problem:
-            stack.issues.append(Issue(str(root / STACK_FILE), 1, 1, "base", problem))
-        else:
-            roots.append(base_root.resolve())
-            documents = _with_base(base_root, documents, variables, stack)
-    else:
+    if base_root is not None and not problem:
+        roots.append(base_root.resolve())
+        documents = _with_base(base_root, documents, variables, stack)
+    elif config is not None and config.base is None:
         for document in filter(is_patch, documents):
             stack.issues.append(
                 document.issue(
                     ("kind",), f"a {KIND_PATCH} needs an environment overlay: set base: in {STACK_FILE}"
                 )
             )
-        documents = [d for d in documents if not is_patch(d)]
+    # with a broken stack file or base, the error at its line is enough: the patches it leaves with nothing
+    # to change are not each reported again (the tree is refused either way)
+    documents = [d for d in documents if not is_patch(d)]
     first_seen: dict[str, Document] = {}
     for document in documents:
         add_document(stack, document, config, first_seen, _artifact_file)
@@ -153,10 +170,22 @@ def load_stack(path: Path) -> Stack:
     return stack
 
 
-def _tree_documents(root: Path, variables: Mapping[str, str] | None, stack: Stack) -> list[Document]:
-    """Every document of the tree's manifest files, in a stable order; problems go to ``stack.issues``."""
+def _base_root(root: Path, config: StackConfig | None) -> Path | None:
+    """The folder ``base:`` names (relative to the stack file), or None without one."""
+    if config is None or config.base is None:
+        return None
+    return Path(os.path.normpath(root / config.base))
+
+
+def _tree_documents(
+    root: Path, variables: Mapping[str, str] | None, stack: Stack, avoid: Path | None = None
+) -> list[Document]:
+    """Every document of the tree's manifest files, in a stable order; problems go to ``stack.issues``.
+
+    ``avoid`` is the other root of an overlay: a symlinked folder leading into it is refused, since its
+    manifests would be read twice (once through the link, once as themselves)."""
     documents: list[Document] = []
-    files, scan_issues = scan_tree(root)
+    files, scan_issues = scan_tree(root, avoid)
     stack.issues.extend(scan_issues)
     for file in files:
         if file == root / STACK_FILE:
@@ -180,12 +209,16 @@ def _base_problem(root: Path, base_root: Path) -> str | None:
     """Why ``base:`` cannot be used, or None. The base and the overlay must be apart: one inside the other
     would read the same files twice."""
     if not base_root.is_dir():
-        return f"base folder {base_root} does not exist (base is relative to {STACK_FILE})"
+        missing = "is a file, not a folder" if base_root.exists() else "does not exist"
+        return f"base folder {base_root} {missing} (base is relative to {STACK_FILE})"
     base, overlay = base_root.resolve(), root.resolve()
     if base == overlay or base.is_relative_to(overlay) or overlay.is_relative_to(base):
         return f"base folder {base_root} must lie beside this tree, not inside it nor around it"
     if (base_root / STACK_FILE).exists():
-        return f"base folder {base_root} holds a {STACK_FILE}; a base is a folder of deployments, not a stack"
+        return (
+            f"base folder {base_root} holds a {STACK_FILE}; a base is a folder of deployments, not a stack "
+            "(bases do not chain, and one environment cannot be another's base)"
+        )
     return None
 
 
@@ -193,7 +226,7 @@ def _with_base(
     base_root: Path, documents: list[Document], variables: Mapping[str, str] | None, stack: Stack
 ) -> list[Document]:
     """The base's documents with this tree's patches merged in, then this tree's own deployments."""
-    base_documents = _tree_documents(base_root, variables, stack)
+    base_documents = _tree_documents(base_root, variables, stack, avoid=stack.root)
     if not any(
         isinstance(d.data, dict) and d.data.get("kind") == KIND_MODEL_DEPLOYMENT for d in base_documents
     ):
@@ -219,12 +252,12 @@ def _name_of(document: Document) -> str | None:
 
 
 def _contain_artifacts(stack: Stack, roots: list[Path]) -> None:
-    """Refuse local artifacts that resolve (symlinks included) outside the stack's root.
+    """Refuse local artifacts that resolve (symlinks included) outside the stack's root (or its base).
 
     A pull request could otherwise package a CI runner's files (``../../.ssh``) into a model artifact and
     upload them: the class of Argo CD's CVE-2022-24348.
     """
-    root = stack.root.resolve()
+    where = " or ".join(str(r) for r in roots)
     for artifact in list(stack.artifacts):  # those of invalid manifests too: validate reports every fault
         path = artifact.path
         if any(path.resolve().is_relative_to(r) for r in roots):
@@ -232,8 +265,9 @@ def _contain_artifacts(stack: Stack, roots: list[Path]) -> None:
         stack.issues.append(
             artifact.document.issue(
                 artifact.field,
-                f"artifact resolves to {path.resolve()}, outside the stack's folder {root}; "
-                "artifacts must live inside the manifest tree",
+                f"artifact resolves to {path.resolve()}, outside the stack's folder"
+                f"{' and its base' if len(roots) > 1 else ''} ({where}); artifacts must live inside the "
+                "manifest tree",
             )
         )
         stack.artifacts.remove(artifact)  # never read
@@ -242,14 +276,17 @@ def _contain_artifacts(stack: Stack, roots: list[Path]) -> None:
             stack.invalid_names.add(deployment.name)
 
 
-def _artifact_file(artifact: str, document: Document) -> Path | None:
-    """The local artifact (folder or .zip), resolved against the manifest's folder; None otherwise.
+def _artifact_file(
+    artifact: str, document: Document, field: tuple[str | int, ...] = ("spec", "model", "artifact")
+) -> Path | None:
+    """The local artifact (folder or .zip), resolved against the folder of the file that wrote ``field``
+    (an overlay's patch, or the base manifest); None otherwise.
 
     Kept relative to the working directory when it lies below it, so that a saved plan travels with the
     checkout and applies from another runner's clone.
     """
     if artifact.startswith("oci://"):
         return None
-    path = (Path(document.file_of(("spec", "model", "artifact"))).parent / artifact).resolve()
+    path = (Path(document.file_of(field)).parent / artifact).resolve()
     relative = os.path.relpath(path)
     return Path(relative) if not relative.startswith("..") else path

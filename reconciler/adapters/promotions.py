@@ -2,8 +2,9 @@
 environment's folder, as a change ready to review and commit.
 
 mdr owns this file and rewrites it whole, so that a promotion never edits (and reformats, or loses the
-comments of) a file a person wrote. Its patches set ``spec.model`` only; a person's patch that also sets the
-model of that deployment makes the overlay invalid, which ``promote`` detects and refuses before writing.
+comments of) a file a person wrote. Its patches set ``spec.model`` (or a model group's ``spec.modelGroup``
+members) only; a person's patch that also sets them makes the overlay invalid, which ``promote`` detects
+and refuses before writing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class PromotionFileError(MdrError):
 
 
 def read_promotions(folder: Path) -> dict[str, dict[str, Any]]:
-    """Deployment name -> the ``spec.model`` patch promoted to it, from the folder's promotions file."""
+    """Deployment name -> the ``spec`` patch promoted to it (``model``, or ``modelGroup`` for a model group
+    deployment), from the folder's promotions file."""
     path = folder / PROMOTIONS_FILE
     if not path.exists():
         return {}
@@ -44,7 +46,10 @@ def read_promotions(folder: Path) -> dict[str, dict[str, Any]]:
     for document in documents:
         data = document.data
         try:
-            promoted[data["metadata"]["name"]] = dict(data["spec"]["model"])
+            spec = dict(data["spec"])
+            if not spec or set(spec) - {"model", "modelGroup"}:
+                raise KeyError("spec sets something other than model or modelGroup")
+            promoted[data["metadata"]["name"]] = spec
         except (KeyError, TypeError) as exc:
             raise PromotionFileError(
                 f"{path}: document {document.index + 1} is not a promotion mdr wrote ({exc}); "
@@ -59,7 +64,7 @@ def render_promotions(promoted: Mapping[str, Mapping[str, Any]]) -> str:
             "apiVersion": API_VERSION,
             "kind": KIND_PATCH,
             "metadata": {"name": name},
-            "spec": {"model": dict(promoted[name])},
+            "spec": dict(promoted[name]),
         }
         for name in sorted(promoted)
     ]

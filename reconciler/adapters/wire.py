@@ -13,7 +13,9 @@ from typing import Any
 import oci
 from oci.data_science import models as ds
 
+from reconciler.adapters.wire_flex import flex_create_config, flex_update_config
 from reconciler.core.canonical import AUTO_TAG_NAMESPACES, is_ref, user_defined_tags
+from reconciler.core.canonical_flex import is_flex
 from reconciler.core.canonical_scaling import CUSTOM, DEFAULT_COOL_DOWN_SECONDS, METRIC_TYPES
 
 #: Canonical top-level sections -> which part of the request body carries them.
@@ -183,18 +185,27 @@ def create_deployment_details(
     freeform_tags: Mapping[str, str],
 ) -> ds.CreateModelDeploymentDetails:
     infra = canonical["infrastructure"]
-    model_config = ds.ModelConfigurationDetails(
-        model_id=_check(canonical["model"]["id"], "model.id"),
-        model_artifact_signature_id=canonical["model"].get("artifactSignatureId"),
-        instance_configuration=instance_configuration(infra),
-        scaling_policy=scaling_policy(infra),
-        bandwidth_mbps=infra.get("bandwidthMbps"),
-        maximum_bandwidth_mbps=infra.get("maximumBandwidthMbps"),
-    )
-    config = ds.SingleModelDeploymentConfigurationDetails(
-        model_configuration_details=model_config,
-        environment_configuration_details=environment(canonical["runtime"], secret_values, update=False),
-    )
+    config: Any
+    if is_flex(canonical):
+        config = flex_create_config(
+            infra,
+            _check(canonical["model"]["id"], "model.id"),
+            canonical["model"].get("artifactSignatureId"),
+            environment(canonical["runtime"], secret_values, update=False),
+        )
+    else:
+        model_config = ds.ModelConfigurationDetails(
+            model_id=_check(canonical["model"]["id"], "model.id"),
+            model_artifact_signature_id=canonical["model"].get("artifactSignatureId"),
+            instance_configuration=instance_configuration(infra),
+            scaling_policy=scaling_policy(infra),
+            bandwidth_mbps=infra.get("bandwidthMbps"),
+            maximum_bandwidth_mbps=infra.get("maximumBandwidthMbps"),
+        )
+        config = ds.SingleModelDeploymentConfigurationDetails(
+            model_configuration_details=model_config,
+            environment_configuration_details=environment(canonical["runtime"], secret_values, update=False),
+        )
     return ds.CreateModelDeploymentDetails(
         display_name=canonical["displayName"],
         description=canonical.get("description"),
@@ -233,8 +244,10 @@ def update_deployment_details(
         SECTION_MODEL,
         SECTION_ENVIRONMENT,
     }
-    config = None
-    if sections & config_sections:
+    config: Any = None
+    if sections & config_sections and is_flex(canonical):
+        config = _flex_update(canonical, sections, model_id, secret_values)
+    elif sections & config_sections:
         model_config = ds.UpdateModelConfigurationDetails(model_id=model_id)
         if SECTION_MODEL in sections:  # null, not left out, when it goes: a left-out field is kept
             signature = canonical["model"].get("artifactSignatureId")
@@ -265,6 +278,27 @@ def update_deployment_details(
             kept = {ns: dict(v) for ns, v in live_defined_tags.items() if ns in AUTO_TAG_NAMESPACES}
             details.defined_tags = {**kept, **wanted}
     return details
+
+
+def _flex_update(
+    canonical: Mapping[str, Any], sections: set[str], model_id: str, secret_values: Mapping[str, str]
+) -> ds.UpdateSingleModelDeploymentFlexConfigurationDetails:
+    """A SINGLE_MODEL_FLEX update: the model (modelId required whenever it is sent), the infrastructure
+    (instance or scaling sections), the environment, each only when its section changes."""
+    model = None
+    if SECTION_MODEL in sections:
+        signature = canonical["model"].get("artifactSignatureId")
+        model = ds.UpdateSingleModelConfigurationDetails(
+            model_id=model_id, model_artifact_signature_id=signature or oci.util.NONE_SENTINEL
+        )
+    return flex_update_config(
+        canonical["infrastructure"],
+        model,
+        bool(sections & {SECTION_INSTANCE, SECTION_SCALING, SECTION_BANDWIDTH}),
+        environment(canonical["runtime"], secret_values, update=True)
+        if SECTION_ENVIRONMENT in sections
+        else None,
+    )
 
 
 def metadata_lists(details: Mapping[str, Any]) -> tuple[list[ds.Metadata], list[ds.Metadata]]:

@@ -50,20 +50,22 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def _print_logs(
     args: argparse.Namespace, stack: Stack, since: datetime, emit: Callable[[Entry], None]
 ) -> int:
-    from reconciler.engine.logs import Follower, log_refs, search
-    from reconciler.engine.predict import find_deployment
+    from reconciler.engine.logs import Follower, deployment_id, log_refs, search
 
     assert stack.config is not None
+    manifest = stack.deployment(args.name)
+    if manifest is None:
+        raise MdrError(f"no deployment named {args.name!r} in the manifests")
     with open_provider(target_from_args(args), stack.config.region) as provider:
-        deployment = find_deployment(stack, args.name, provider)
-        refs = log_refs(provider, deployment.id, args.name, args.kind)
+        found = deployment_id(provider, stack.config.stack, manifest.key, manifest.compartment_id, args.name)
+        refs = log_refs(provider, found, args.name, args.kind)
         if not args.follow:
-            for entry in search(provider, refs, deployment.id, since, datetime.now(UTC), args.limit):
+            for entry in search(provider, refs, found, since, datetime.now(UTC), args.limit):
                 emit(entry)
             return EXIT_OK
         previous = signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C (e.g. by a supervisor)
         try:
-            Follower(provider, refs, deployment.id, args.interval).run(since, args.limit, emit)
+            Follower(provider, refs, found, args.interval).run(since, args.limit, emit)
         except KeyboardInterrupt:
             return EXIT_OK  # the way --follow ends
         finally:

@@ -159,10 +159,17 @@ def register(sub: Subparsers) -> None:
     add_target_options(p)
     p.set_defaults(handler=cmd_status)
 
-    p = sub.add_parser("rollback", help="point a deployment back at its previous owned model")
+    p = sub.add_parser(
+        "rollback", help="point a deployment back at its previous owned model (or model group version)"
+    )
     p.add_argument("path", help="manifest tree (folder holding mdr.yaml)")
     p.add_argument("name", help="deployment name (metadata.name)")
-    p.add_argument("--to", metavar="MODEL_OCID", help="a specific owned model (default: the previous one)")
+    p.add_argument(
+        "--to",
+        metavar="OCID",
+        help="a specific owned model, or model group version for a spec.modelGroup deployment "
+        "(default: the previous one)",
+    )
     add_apply_options(p)
     add_target_options(p)
     p.set_defaults(handler=cmd_rollback)

@@ -17,6 +17,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.canonical_flex import (
+    flex_infrastructure_from_manifest,
+    flex_infrastructure_from_wire,
+)
 from reconciler.core.canonical_scaling import autoscaling_from_manifest, autoscaling_from_wire
 from reconciler.core.manifest import (
     CondaRuntime,
@@ -107,6 +111,8 @@ def cpu_baseline(value: str | None, shape: str | None) -> str | None:
 
 
 def infrastructure_from_manifest(infra: Infrastructure) -> dict[str, Any]:
+    if infra.computeTarget is not None:  # SINGLE_MODEL_FLEX: a share of a managed compute cluster
+        return flex_infrastructure_from_manifest(infra.computeTarget, infra.replicas)
     scaling: dict[str, Any]
     if infra.autoscaling is not None:
         scaling = {"autoscaling": autoscaling_from_manifest(infra.autoscaling), "replicas": None}
@@ -240,6 +246,7 @@ def deployment_from_wire(wire: Mapping[str, Any], secret_names: set[str], salt: 
         for category in ("access", "predict")
         if (details := logs.get(category))
     }
+    flex = (config.get("infrastructure_configuration_details") or {}).get("infrastructure_type")
     return {
         "displayName": wire.get("display_name"),
         "description": wire.get("description") or None,
@@ -252,7 +259,9 @@ def deployment_from_wire(wire: Mapping[str, Any], secret_names: set[str], salt: 
         }
         if group is None
         else {"groupId": group.get("model_group_id"), "groupType": None, "members": None},
-        "infrastructure": {
+        "infrastructure": flex_infrastructure_from_wire(config["infrastructure_configuration_details"])
+        if flex == "MANAGED_COMPUTE_CLUSTER"
+        else {
             "shape": instance.get("instance_shape_name"),
             "ocpus": _num(shape_config.get("ocpus")),
             "memoryInGBs": _num(shape_config.get("memory_in_gbs")),

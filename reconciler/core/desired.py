@@ -237,7 +237,8 @@ def _add_deployment(
 def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> DesiredModel:
     spec = loaded.manifest.spec
     model = spec.model
-    assert model is not None and model.artifact is not None
+    source = model.artifact or model.weights if model is not None else None  # weights: by reference
+    assert model is not None and source is not None
     key = f"Model/{loaded.name}"
     same = sorted(
         (m for m in live.models_by_key().get(key, []) if m.artifact == identity),
@@ -263,7 +264,7 @@ def _desired_model(loaded: LoadedDeployment, live: LiveState, identity: str) -> 
         change_id=model_change_id(loaded.name, identity),
         deployment=loaded.name,
         identity=identity,
-        artifact=model.artifact,
+        artifact=source,
         artifact_path=str(path) if path else None,
         keep=model.keep,
         details=details,

@@ -151,8 +151,6 @@ DEPLOYMENT_FIELDS: tuple[Mapped, ...] = (
     ),
 )
 
-_OTHER_TYPES = "belongs to the model-groups issue; mdr manages SINGLE_MODEL and MODEL_GROUP deployments"
-
 _MG = "model_deployment_configuration_details<MODEL_GROUP>"
 _POOL = f"{_MG}.infrastructure_configuration_details<INSTANCE_POOL>"
 
@@ -177,9 +175,87 @@ GROUP_DEPLOYMENT_FIELDS: tuple[Mapped, ...] = (
     *(group for group in map(_as_group, DEPLOYMENT_FIELDS) if group is not None),
 )
 
+_FX = "model_deployment_configuration_details<SINGLE_MODEL_FLEX>"
+_FIC = f"{_FX}.infrastructure_configuration_details<MANAGED_COMPUTE_CLUSTER>"
+_FRES = f"{_FIC}.model_deployment_resource_configuration"
+_FAUTO = f"{_FIC}.scaling_policy<AUTOSCALING>"
+_FPOL = f"{_FAUTO}.auto_scaling_policies[]<THRESHOLD>"
+_CT = "infrastructure.computeTarget"
+_FRULES = f"{_CT}.autoscaling.rules"
+
+
+def _flex_scale_policies() -> list[Mapped]:
+    return [
+        Mapped(
+            f"{_FPOL}.{sdk_step}.{sdk_name}",
+            f"{_CT}.autoscaling.{step}.{name}",
+            f"{_CT}.autoscaling.{step}.{name}",
+        )
+        for sdk_step, step in (("scale_in_policy", "scaleIn"), ("scale_out_policy", "scaleOut"))
+        for sdk_name, name in (
+            ("pending_duration", "pendingDuration"),
+            ("instance_count_adjustment", "instanceCountAdjustment"),
+            ("cool_down_in_seconds", "coolDownSeconds"),
+        )
+    ]
+
+
+def _as_flex(mapped: Mapped) -> Mapped | None:
+    """A SINGLE_MODEL environment row as a SINGLE_MODEL_FLEX deployment carries it (same place)."""
+    if mapped.sdk.startswith(f"{_MD}.environment_configuration_details"):
+        return Mapped(_FX + mapped.sdk[len(_MD) :], mapped.manifest, mapped.canonical)
+    return None
+
+
+#: each settable attribute of a SINGLE_MODEL_FLEX deployment's configuration (``infrastructure.computeTarget``
+#: manifests, docs/flex.md; the deployment's other attributes are those of ``DEPLOYMENT_FIELDS``)
+FLEX_DEPLOYMENT_FIELDS: tuple[Mapped, ...] = (
+    Mapped(f"{_FX}.model_configuration_details.model_id", "model.id", "model.id"),
+    Mapped(
+        f"{_FX}.model_configuration_details.model_artifact_signature_id",
+        "model.artifactSignatureId",
+        "model.artifactSignatureId",
+    ),
+    Mapped(f"{_FIC}.compute_target_id", f"{_CT}.id", f"{_CT}.id"),
+    *(
+        Mapped(f"{_FRES}.resource_{sdk}_configuration.{leaf}", f"{_CT}.{name}.{key}", f"{_CT}.{name}.{key}")
+        for sdk, name, leaves in (
+            ("request", "requests", (("ocpus", "ocpus"), ("memory_in_gbs", "memoryInGBs"), ("gpus", "gpus"))),
+            ("limit", "limits", (("ocpus", "ocpus"), ("memory_in_gbs", "memoryInGBs"))),
+        )
+        for leaf, key in leaves
+    ),
+    Mapped(
+        f"{_FIC}.scaling_policy<FIXED_SIZE>.instance_count",
+        "infrastructure.replicas",
+        "infrastructure.replicas",
+    ),
+    Mapped(f"{_FAUTO}.is_enabled", f"{_CT}.autoscaling.enabled", f"{_CT}.autoscaling.enabled"),
+    Mapped(f"{_FPOL}.minimum_instance_count", f"{_CT}.autoscaling.min", f"{_CT}.autoscaling.min"),
+    Mapped(f"{_FPOL}.maximum_instance_count", f"{_CT}.autoscaling.max", f"{_CT}.autoscaling.max"),
+    Mapped(f"{_FPOL}.initial_instance_count", f"{_CT}.autoscaling.initial", f"{_CT}.autoscaling.initial"),
+    Mapped(f"{_FPOL}.rules[]<TARGET_PREDEFINED_EXPRESSION>.metric_type", f"{_FRULES}[].metric", _FRULES),
+    Mapped(
+        f"{_FPOL}.rules[]<TARGET_PREDEFINED_EXPRESSION>.scale_configuration.threshold",
+        f"{_FRULES}[].threshold",
+        f"{_FRULES}.CPU.threshold",
+    ),
+    *(
+        Mapped(
+            f"{_FPOL}.rules[]<TARGET_CUSTOM_EXPRESSION>.scale_configuration.{sdk}",
+            f"{_FRULES}[].{name}",
+            f"{_FRULES}.CUSTOM-1.{name}",
+        )
+        for sdk, name in (("query", "query"), ("threshold", "threshold"), ("metric_namespace", "namespace"))
+    ),
+    *_flex_scale_policies(),
+    *(flex for flex in map(_as_flex, DEPLOYMENT_FIELDS) if flex is not None),
+)
+
 #: SDK path (or the prefix of a whole subtree) -> why mdr does not set it
 UNSUPPORTED: dict[str, str] = {
-    "model_deployment_configuration_details<SINGLE_MODEL_FLEX>": f"SINGLE_MODEL_FLEX deployments {_OTHER_TYPES}",
+    f"{_FX}.environment_configuration_details<OCIR_CONTAINER>.default_environment_variables": "injected by "
+    "the service and read-only (the SDK says it cannot be set or modified by a user); not compared",
     f"{_MG}.environment_configuration_details<OCIR_CONTAINER>.default_environment_variables": "injected by the "
     "service and read-only (the SDK says it cannot be set or modified by a user); not compared",
     f"{_OCIR}.default_environment_variables": "injected by the service and read-only (the SDK says it cannot be "
@@ -245,6 +321,7 @@ DISCRIMINATORS = frozenset(
         "environment_configuration_type",
         "system_infra_type",
         "infrastructure_type",
+        "target_scaling_configuration_type",
     }
 )
 
@@ -264,8 +341,10 @@ ADDED_FIELDS: dict[str, Any] = {
     "model.versionSet": None,
     "model.versionLabel": None,
     "modelGroup": None,
+    "infrastructure.computeTarget": None,
     "healthCheck": None,
     "policy.autoRollback": False,
+    "model.weights": None,
 }
 #: the short autoscaling form's values before they became optional (they were written out in the hash)
 _SHORT_FORM_DEFAULTS = {"metric": "CPU", "scaleInThreshold": 20, "scaleOutThreshold": 80}
@@ -289,7 +368,7 @@ def _prefixes(path: str) -> Iterator[str]:
 #: wire paths whose whole value mdr knows (mapped fields, maps such as tags, read-only fields; the
 #: subtree of an unsupported field that is not a subtype of its own)
 _KNOWN = frozenset(
-    {wire_path(m.sdk) for m in (*DEPLOYMENT_FIELDS, *GROUP_DEPLOYMENT_FIELDS)}
+    {wire_path(m.sdk) for m in (*DEPLOYMENT_FIELDS, *GROUP_DEPLOYMENT_FIELDS, *FLEX_DEPLOYMENT_FIELDS)}
     | set(READ_ONLY)
     | {wire_path(path) for path in UNSUPPORTED if not path.endswith(">")}
 )
@@ -346,32 +425,50 @@ def unmodelled_warning(name: str, fields: list[str]) -> str:
 
 def hash_view(spec_dump: dict[str, Any]) -> dict[str, Any]:
     """A spec's ``model_dump`` without the fields added since mdr/v1 that are at their default, and the
-    short autoscaling form's values written out as before: what the ``mdr-spec`` hash is taken over."""
-    view = _copy(spec_dump)
+    short autoscaling form's values written out as before: what the ``mdr-spec`` hash is taken over.
+
+    ``spec_dump`` is left as it is; only the dicts on the paths that change are copied (a plan hashes
+    every manifest, so copying each whole spec was most of this function's cost)."""
+    view = _View(spec_dump)
     for path, default in ADDED_FIELDS.items():
         *parents, leaf = path.split(".")
-        holder: Any = view
-        for part in parents:
-            holder = holder.get(part) if isinstance(holder, dict) else None
-        if isinstance(holder, dict) and leaf in holder and holder[leaf] == default:
-            del holder[leaf]
-    for source in ((view.get("runtime") or {}).get("secretEnv") or {}).values():
-        if isinstance(source, dict) and source.get("fromVault") is None:
-            source.pop("fromVault", None)  # secretEnv's fromVault (issue 13 item 7), a map's entries
-    auto = (view.get("infrastructure") or {}).get("autoscaling")
-    if isinstance(auto, dict) and "rules" not in auto:
+        holder = view.get(parents)
+        if holder is not None and leaf in holder and holder[leaf] == default:
+            del view.own(parents)[leaf]
+    for name, source in (view.get(["runtime", "secretEnv"]) or {}).items():
+        if isinstance(source, dict) and "fromVault" in source and source["fromVault"] is None:
+            del view.own(["runtime", "secretEnv", name])["fromVault"]  # secretEnv's fromVault (issue 13)
+    auto = view.get(["infrastructure", "autoscaling"])
+    if auto is not None and "rules" not in auto:
         for key, default in _SHORT_FORM_DEFAULTS.items():
             if auto.get(key) is None:
-                auto[key] = default
-    return view
+                view.own(["infrastructure", "autoscaling"])[key] = default
+    return view.root
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+class _View:
+    """A dict tree shared with the one it was made from, but for the dicts ``own`` copied on the way."""
+
+    def __init__(self, source: dict[str, Any]) -> None:
+        self.root = dict(source)
+        self._copies = {id(self.root)}
+
+    def get(self, path: list[str]) -> dict[str, Any] | None:
+        holder: Any = self.root
+        for part in path:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        return holder if isinstance(holder, dict) else None
+
+    def own(self, path: list[str]) -> dict[str, Any]:
+        """The dict at ``path`` (which ``get`` found), copied with its parents the first time."""
+        holder = self.root
+        for part in path:
+            child = holder[part]
+            if id(child) not in self._copies:
+                child = holder[part] = dict(child)
+                self._copies.add(id(child))
+            holder = child
+        return holder
 
 
 def unmodelled_warnings(records: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from reconciler.core.canonical import TAG_SECRETS, cpu_baseline, deployment_from_wire, network_access
+from reconciler.core.canonical_flex import manifest_flex_infrastructure
 from reconciler.core.canonical_scaling import manifest_autoscaling
 from reconciler.core.fields import unmodelled_fields
 from reconciler.core.manifest import ADOPT_ANNOTATION
@@ -99,9 +100,16 @@ def manifest_from_live(wire: dict[str, Any], name: str, defaults: dict[str, str]
 GROUP_RECORD = "_mdr_model_group"
 
 
-def group_record(group_type: str | None, members: list[tuple[str | None, str]]) -> dict[str, Any]:
-    """A model group as the import needs it: its type and (inference key, model OCID) per member."""
-    return {"type": group_type, "members": [{"inferenceKey": k, "modelId": m} for k, m in members]}
+def group_record(
+    group_type: str | None, members: list[tuple[str | None, str]], base_model_id: str | None = None
+) -> dict[str, Any]:
+    """A model group as the import needs it: its type, (inference key, model OCID) per member, and a
+    STACKED group's base model."""
+    return {
+        "type": group_type,
+        "members": [{"inferenceKey": k, "modelId": m} for k, m in members],
+        "baseModelId": base_model_id,
+    }
 
 
 def model_group_block(group: dict[str, Any] | None, group_id: str, result: Imported) -> dict[str, Any]:
@@ -112,7 +120,7 @@ def model_group_block(group: dict[str, Any] | None, group_id: str, result: Impor
             f"{result.name}: model group {group_id} could not be read; add its members by hand"
         )
         return {"members": []}
-    if group.get("type") not in ("HOMOGENEOUS", "HETEROGENEOUS"):
+    if group.get("type") not in ("HOMOGENEOUS", "HETEROGENEOUS", "STACKED"):
         result.warnings.append(
             f"{result.name}: a {group.get('type')} model group is written as HOMOGENEOUS; check it"
         )
@@ -123,10 +131,15 @@ def model_group_block(group: dict[str, Any] | None, group_id: str, result: Impor
     block: dict[str, Any] = {"members": members}
     if group.get("type") == "HETEROGENEOUS":
         block = {"type": "HETEROGENEOUS", **block}
+    if group.get("type") == "STACKED":
+        base = next((m["inferenceKey"] for m in members if m["id"] == group.get("baseModelId")), None)
+        block = {"type": "STACKED", "baseModel": base, **block}
     return block
 
 
 def _infrastructure(infra: dict[str, Any]) -> dict[str, Any]:
+    if "computeTarget" in infra:  # SINGLE_MODEL_FLEX
+        return manifest_flex_infrastructure(infra)
     out: dict[str, Any] = {"shape": infra["shape"]}
     for key in ("ocpus", "memoryInGBs"):
         if infra[key] is not None:

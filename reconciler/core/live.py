@@ -35,7 +35,9 @@ class Owned:
 
 
 @dataclass
-class LiveDeployment:
+class LiveResource:
+    """A resource read from a list summary: its OCID, its ownership key, and the summary itself."""
+
     id: str
     key: str | None
     wire: dict[str, Any]  # oci.util.to_dict() of the summary: snake_case keys
@@ -48,6 +50,9 @@ class LiveDeployment:
     def tags(self) -> dict[str, str]:
         return dict(self.wire.get("freeform_tags") or {})
 
+
+@dataclass
+class LiveDeployment(LiveResource):
     @property
     def display_name(self) -> str:
         return str(self.wire.get("display_name") or "")
@@ -80,24 +85,15 @@ class LiveDeployment:
 
 
 @dataclass
-class LiveModel:
-    id: str
-    key: str | None
-    wire: dict[str, Any]
-
+class LiveModel(LiveResource):
     @property
     def artifact(self) -> str | None:
-        return (self.wire.get("freeform_tags") or {}).get(TAG_ARTIFACT)
-
-    @property
-    def lifecycle_state(self) -> str:
-        return str(self.wire.get("lifecycle_state") or "UNKNOWN")
+        return self.tags.get(TAG_ARTIFACT)
 
     @property
     def ready(self) -> bool:
         """ACTIVE with its artifact uploaded (mdr clears the pending tag only after the upload)."""
-        tags = self.wire.get("freeform_tags") or {}
-        return self.lifecycle_state == "ACTIVE" and TAG_PENDING not in tags
+        return self.lifecycle_state == "ACTIVE" and TAG_PENDING not in self.tags
 
     @property
     def time_created(self) -> str:
@@ -105,22 +101,11 @@ class LiveModel:
 
 
 @dataclass
-class LiveModelGroup:
+class LiveModelGroup(LiveResource):
     """An owned model group; ``members`` (inference key -> model OCID) is read (GetModelGroup) only for the
     groups live deployments serve, as a list summary leaves them out."""
 
-    id: str
-    key: str | None
-    wire: dict[str, Any]
     members: dict[str, str] | None = None
-
-    @property
-    def lifecycle_state(self) -> str:
-        return str(self.wire.get("lifecycle_state") or "UNKNOWN")
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return dict(self.wire.get("freeform_tags") or {})
 
     @property
     def group_type(self) -> str | None:

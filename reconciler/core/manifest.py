@@ -25,7 +25,9 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from reconciler.core.manifest_flex import flex_group_problems
 from reconciler.core.manifest_health import DeploymentPolicy, HealthCheck, annotation_problems
 from reconciler.core.manifest_infra import Infrastructure
 from reconciler.core.manifest_notify import Sink, check_unique_names
@@ -44,13 +46,13 @@ from reconciler.core.manifest_parts import (
     LogRef,
     ModelSpec,
     Name,
-    Policy,
     ProjectId,
     Runtime,
     Strict,
     _ocid_pattern,
     field_error,
 )
+from reconciler.core.manifest_policy import Policy
 from reconciler.core.model_group_manifest import ModelGroupSpec, group_runtime_problems
 
 __all__ = [
@@ -129,7 +131,7 @@ class ModelDeploymentSpec(Strict):
     _tags = field_validator("freeformTags")(classmethod(lambda cls, v: _check_freeform_tags(v)))
     _defined = field_validator("definedTags")(classmethod(lambda cls, v: _check_defined_tags(v)))
 
-    cross_checks = (group_runtime_problems,)
+    cross_checks = (group_runtime_problems, flex_group_problems)
 
 
 LabelValue = Annotated[str, StringConstraints(max_length=63)]
@@ -240,6 +242,16 @@ class StackConfig(Strict):
     )
 
     _notify = field_validator("notifications")(classmethod(lambda cls, v: check_unique_names(v)))
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _relative_base(cls, value: object) -> object:
+        """An absolute base ties the stack to one checkout: CI runners and the controller clone elsewhere."""
+        if isinstance(value, str) and re.match(r"^([/\\]|[A-Za-z]:)", value):
+            raise PydanticCustomError(
+                "mdr", f"base must be relative to this mdr.yaml (e.g. ../../base), not {value!r}"
+            )
+        return value
 
     @field_validator("vars")
     @classmethod

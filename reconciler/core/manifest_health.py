@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from reconciler.core.manifest_parts import Policy, Problem, Strict, field_error
+from reconciler.core.manifest_parts import Problem, Strict, field_error
+from reconciler.core.manifest_policy import Policy
 
 #: ``30s``, ``5m``, ``1h``: how often the controller repeats the check
 INTERVAL_PATTERN = r"^[1-9][0-9]{0,5}(s|m|h)$"

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from reconciler.core.manifest_flex import ComputeTarget, compute_target_problems
 from reconciler.core.manifest_parts import (
     FLEX_LIMITS,
     FLEX_MAX_MEMORY_PER_OCPU,
@@ -248,8 +249,8 @@ def _scaling_problems(v: Mapping[str, Any]) -> list[Problem]:
 
 def _shape_problems(v: Mapping[str, Any]) -> list[Problem]:
     """ocpus and memory against the shape: only Flex shapes take them, within the family's ranges."""
-    if not has(v, "shape"):
-        return []
+    if not has(v, "shape") or v["shape"] is None or v.get("computeTarget") is not None:
+        return []  # with a compute target, a shape is wrong in itself (manifest_flex says so)
     shape = v["shape"]
     sizes = ("ocpus", "memoryInGBs")
     if not shape.endswith(".Flex"):
@@ -306,7 +307,12 @@ def _network_problems(v: Mapping[str, Any]) -> list[Problem]:
                     f"{v['networkAccessType']} is the service-managed network; a subnetId is custom networking",
                 )
             )
-    if has(v, "cpuBaseline", "shape") and v["cpuBaseline"] is not None and not v["shape"].endswith(".Flex"):
+    if (
+        has(v, "cpuBaseline", "shape")
+        and v["cpuBaseline"] is not None
+        and v["shape"] is not None
+        and not v["shape"].endswith(".Flex")
+    ):
         problems.append(Problem(("cpuBaseline",), f"cpuBaseline needs a Flex shape, not {v['shape']}"))
     if has(v, "capacityReservationIds"):
         ids = v["capacityReservationIds"]
@@ -319,7 +325,14 @@ def _network_problems(v: Mapping[str, Any]) -> list[Problem]:
 
 
 class Infrastructure(Strict):
-    shape: Annotated[str, StringConstraints(pattern=r"^(VM|BM)\.[A-Za-z0-9.]+$")]
+    shape: Annotated[str, StringConstraints(pattern=r"^(VM|BM)\.[A-Za-z0-9.]+$")] | None = Field(
+        None, description="The instances' shape; required unless computeTarget"
+    )
+    computeTarget: ComputeTarget | None = Field(
+        None,
+        description="Run on a managed compute cluster (SINGLE_MODEL_FLEX) instead of instances of its own; "
+        "see docs/flex.md",
+    )
     ocpus: float | None = Field(None, gt=0, description="Flex shapes only")
     memoryInGBs: float | None = Field(None, gt=0, description="Flex shapes only")
     replicas: int | None = Field(None, ge=1, le=100, description="Fixed instance count (default 1)")
@@ -347,11 +360,14 @@ class Infrastructure(Strict):
         default_factory=list, max_length=10, description="Customer-managed capacity reservations to launch in"
     )
 
-    cross_checks = (_scaling_problems, _shape_problems, _network_problems)
+    cross_checks = (_scaling_problems, _shape_problems, _network_problems, compute_target_problems)
 
     @property
     def instance_count(self) -> int:
         """The fixed instance count, or the autoscaling initial count."""
+        flex = self.computeTarget.autoscaling if self.computeTarget else None
+        if flex is not None:
+            return flex.initial if flex.initial is not None else max(flex.min, 1)
         if self.autoscaling is not None:
             return self.autoscaling.initial or self.autoscaling.min
         return self.replicas or 1

@@ -26,6 +26,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from reconciler.core.manifest_weights import WeightsUri
+
 API_VERSION = "mdr/v1"
 KIND_MODEL_DEPLOYMENT = "ModelDeployment"
 
@@ -241,10 +243,11 @@ class CustomMetadata(Strict):
 
 
 def _model_source_problems(v: Mapping[str, Any]) -> list[Problem]:
-    if not has(v, "artifact", "id"):
+    if not has(v, "artifact", "weights", "id"):
         return []
-    if (v["artifact"] is None) == (v["id"] is None):
-        return [Problem((), "set exactly one of model.artifact (to package a model) or model.id")]
+    if [v["artifact"], v["weights"], v["id"]].count(None) != 2:
+        what = "model.artifact (to package a model), model.weights (weights by reference) or model.id"
+        return [Problem((), f"set exactly one of {what}")]
     if v["id"] is None:
         if v.get("versionLabel") is not None and v.get("versionSet") is None:
             return [
@@ -268,6 +271,9 @@ class ModelSpec(Strict):
         None, description="Folder or .zip relative to the manifest file, or oci://bucket@namespace/object.zip"
     )
     id: ModelId | None = Field(None, description="An existing model catalog OCID (instead of artifact)")
+    weights: WeightsUri | None = Field(
+        None, description="oci://bucket@namespace/prefix/ of weights in a versioned bucket (by reference)"
+    )
     displayName: DisplayName | None = None
     description: Description | None = None
     metadata: DefinedMetadata | None = None
@@ -532,60 +538,3 @@ class Logging(Strict):
     retentionDays: int = Field(30, ge=30, le=180, multiple_of=30, description="For logs mdr creates")
 
     cross_checks = (_something_logged,)
-
-
-# --- policy -------------------------------------------------------------------------------------------
-
-#: Paths (relative to spec) whose drift a manifest may ask mdr to ignore.
-IGNORABLE_PATHS = frozenset(
-    {
-        "displayName",
-        "description",
-        "state",
-        "model",
-        "model.id",
-        "infrastructure",
-        "infrastructure.shape",
-        "infrastructure.ocpus",
-        "infrastructure.memoryInGBs",
-        "infrastructure.replicas",
-        "infrastructure.autoscaling",
-        "infrastructure.bandwidthMbps",
-        "infrastructure.maximumBandwidthMbps",
-        "infrastructure.networkAccessType",
-        "infrastructure.cpuBaseline",
-        "infrastructure.capacityReservationIds",
-        "runtime",
-        "runtime.env",
-        "runtime.image",
-        "runtime.imageDigest",
-        "runtime.customHttpEndpoints",
-        "logging",
-        "freeformTags",
-        "definedTags",
-    }
-)
-
-
-class Policy(Strict):
-    protect: bool = Field(False, description="Never delete or replace this deployment, even when pruning")
-    deletion: Literal["Delete", "Orphan"] = Field(
-        "Delete",
-        description="Orphan: when removed from the manifests, drop from management and leave it running",
-    )
-    ignore: list[str] = Field(default_factory=list, description="spec paths whose drift is not corrected")
-    replace: Literal["DeleteBeforeCreate", "CreateBeforeDelete"] = Field(
-        "DeleteBeforeCreate",
-        description="How a change that cannot be made in place is carried out. CreateBeforeDelete creates "
-        "the new deployment, waits until it is ACTIVE, then deletes the old one (no downtime, but twice the "
-        "capacity for a while, and the URL changes)",
-    )
-
-    @field_validator("ignore")
-    @classmethod
-    def _known_paths(cls, value: list[str]) -> list[str]:
-        for index, path in enumerate(value):
-            if path not in IGNORABLE_PATHS:
-                known = ", ".join(sorted(IGNORABLE_PATHS))
-                raise field_error(index, f"unknown ignore path {path!r}; known paths: {known}", path)
-        return value

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core.canonical import TAG_ARTIFACT, ref, spec_hash
-from reconciler.core.live import GONE_STATES, LiveState
+from reconciler.core.live import GONE_STATES, LiveModelGroup, LiveState
 from reconciler.core.model_group_manifest import MemberSpec, ModelGroupSpec
 
 GROUP_KIND = "ModelGroup"
@@ -61,13 +61,14 @@ def member_model_key(deployment: str, inference_key: str) -> str:
 
 def group_digest(group: ModelGroupSpec, members: tuple[DesiredMember, ...]) -> str:
     """What a group version holds, as a digest: equal digests are the same group."""
-    return spec_hash(
-        {
-            "type": group.type,
-            "customMetadata": [item.model_dump() for item in group.customMetadata],
-            "members": sorted((m.inference_key, m.source) for m in members),
-        }
-    )
+    held: dict[str, Any] = {
+        "type": group.type,
+        "customMetadata": [item.model_dump() for item in group.customMetadata],
+        "members": sorted((m.inference_key, m.source) for m in members),
+    }
+    if group.baseModel is not None:  # only STACKED groups have one; other groups keep their digests
+        held["baseModel"] = group.baseModel
+    return spec_hash(held)
 
 
 def live_group_with(live: LiveState, key: str, digest: str) -> str | None:
@@ -96,7 +97,26 @@ def _same_group(
     """Whether the live group holds exactly these catalog models under these keys (an imported group)."""
     found = next((g for g in live.model_groups if g.id == group_id), None)
     wanted = {m.inference_key: m.model_id for m in members}
-    return found is not None and found.group_type == group.type and found.members == wanted
+    return (
+        found is not None
+        and found.group_type == group.type
+        and found.members == wanted
+        and live_base_key(found.members, _base_model_id(found)) == group.baseModel
+    )
+
+
+def _base_model_id(group: LiveModelGroup) -> str | None:
+    """A STACKED group's base model (``StackedModelGroupDetails.baseModelId``), None for other types."""
+    return (group.wire.get("model_group_details") or {}).get("base_model_id")
+
+
+def live_base_key(members: Mapping[str, str] | None, base_model_id: str | None) -> str | None:
+    """The inference key of a live STACKED group's base model (None for any other group)."""
+    if base_model_id is None:
+        return None
+    return next(
+        (key for key, model_id in (members or {}).items() if model_id == base_model_id), base_model_id
+    )
 
 
 def desired_group(
@@ -126,6 +146,9 @@ def desired_group(
         "members": [{"inferenceKey": m.inference_key, "modelId": m.model_id} for m in members],
         "digest": digest,
     }
+    if group.baseModel is not None:
+        details["baseModel"] = group.baseModel
+        details["baseModelId"] = next(m.model_id for m in members if m.inference_key == group.baseModel)
     depends = tuple(m.model_id[len("ref:") :] for m in members if m.model_id.startswith("ref:"))
     return DesiredModelGroup(
         key=key,
@@ -141,11 +164,14 @@ def desired_group(
 
 def group_model_section(group: DesiredModelGroup) -> dict[str, Any]:
     """The desired canonical ``model`` section of a MODEL_GROUP deployment."""
-    return {
+    section: dict[str, Any] = {
         "groupId": group.reference,
         "groupType": group.details["type"],
         "members": {m.inference_key: m.model_id for m in group.members},
     }
+    if group.details.get("baseModel") is not None:  # STACKED: which member is the base is part of it
+        section["baseModel"] = group.details["baseModel"]
+    return section
 
 
 def live_group_section(group_id: str | None, live: LiveState) -> dict[str, Any]:
@@ -153,7 +179,14 @@ def live_group_section(group_id: str | None, live: LiveState) -> dict[str, Any]:
     found = next((g for g in live.model_groups if g.id == group_id), None)
     if found is None or found.members is None:
         return {"groupId": group_id, "groupType": None, "members": None}
-    return {"groupId": group_id, "groupType": found.group_type, "members": dict(found.members)}
+    section: dict[str, Any] = {
+        "groupId": group_id,
+        "groupType": found.group_type,
+        "members": dict(found.members),
+    }
+    if _base_model_id(found) is not None:
+        section["baseModel"] = live_base_key(found.members, _base_model_id(found))
+    return section
 
 
 def in_use_by_groups(live: LiveState) -> set[str]:

@@ -8,7 +8,10 @@ its callers route with.
 
 Limits from the service (docs.oracle.com, "Model Groups"): up to 500 models in a group; members are unique
 by inference key and by model; HETEROGENEOUS groups serve models of different frameworks from a container
-the team brings (OCIR_CONTAINER), HOMOGENEOUS ones share the deployment's runtime.
+the team brings (OCIR_CONTAINER), HOMOGENEOUS ones share the deployment's runtime; a STACKED group is a base
+LLM plus fine-tuned weights (SDK ``StackedModelGroupDetails.baseModelId``, one of its members). The base is
+named once, at group level (``baseModel: <inferenceKey>``), rather than by a flag on a member: one field
+cannot name two bases, and it reads as the SDK's own shape.
 """
 
 from __future__ import annotations
@@ -120,6 +123,37 @@ def _member_problems(v: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
+def _base_model_problems(v: Mapping[str, Any]) -> list[Problem]:
+    """A STACKED group serves its fine-tuned weights on one base model, named by a member's inference key;
+    no other type has a base."""
+    if not has(v, "type", "baseModel"):
+        return []
+    base, stacked = v["baseModel"], v["type"] == "STACKED"
+    if stacked and base is None:
+        return [
+            Problem(
+                ("baseModel",),
+                "a STACKED group names its base model: set baseModel to the inferenceKey of the member "
+                "holding the base LLM",
+            )
+        ]
+    if not stacked and base is not None:
+        return [
+            Problem(("baseModel",), "baseModel is for type: STACKED; remove it or set type: STACKED", base)
+        ]
+    members = v.get("members") if isinstance(v.get("members"), list) else []
+    keys = [key for key in (_get(m, "inferenceKey") for m in members or []) if isinstance(key, str)]
+    if base is not None and keys and base not in keys:
+        return [
+            Problem(
+                ("baseModel",),
+                f"no member has inferenceKey {base!r} (members: {', '.join(keys)})",
+                base,
+            )
+        ]
+    return []
+
+
 def _version_label_problems(v: Mapping[str, Any]) -> list[Problem]:
     if has(v, "versionLabel", "versionHistory") and v["versionLabel"] and v["versionHistory"] is None:
         return [
@@ -133,11 +167,16 @@ def _version_label_problems(v: Mapping[str, Any]) -> list[Problem]:
 class ModelGroupSpec(Strict):
     """Several models served by one deployment, as an OCI model group (``deploymentType: MODEL_GROUP``)."""
 
-    type: Literal["HOMOGENEOUS", "HETEROGENEOUS"] = Field(
+    type: Literal["HOMOGENEOUS", "HETEROGENEOUS", "STACKED"] = Field(
         "HOMOGENEOUS",
         description="HOMOGENEOUS: members share the deployment's runtime (one score.py per member, same "
         "conda pack or container). HETEROGENEOUS: members of different frameworks, served by a container "
-        "(runtime type: container)",
+        "(runtime type: container). STACKED: a base LLM (baseModel) and fine-tuned weights served on it",
+    )
+    baseModel: InferenceKey | None = Field(
+        None,
+        description="STACKED only (and required there): the inferenceKey of the member holding the base "
+        "model; the other members are fine-tuned weights served on it",
     )
     displayName: DisplayName | None = Field(None, description="Default: <deployment>-group")
     description: Description | None = None
@@ -160,7 +199,7 @@ class ModelGroupSpec(Strict):
     keep: int = Field(3, ge=0, le=50, description="Previous owned group versions kept for rollback")
     members: list[MemberSpec] = Field(min_length=1, max_length=MAX_MEMBERS)
 
-    cross_checks = (_member_problems, _unique_custom_keys, _version_label_problems)
+    cross_checks = (_member_problems, _unique_custom_keys, _version_label_problems, _base_model_problems)
 
 
 def group_runtime_problems(v: Mapping[str, Any]) -> list[Problem]:

@@ -30,6 +30,7 @@ def plan_model_groups(plan: Plan, desired: DesiredState) -> None:
                 name=details["displayName"],
                 fields=[
                     FieldChange("type", None, details["type"]),
+                    *_base_field(details),
                     *(FieldChange(f"members.{m.inference_key}", None, m.model_id) for m in group.members),
                 ],
                 steps=[
@@ -43,3 +44,9 @@ def plan_model_groups(plan: Plan, desired: DesiredState) -> None:
                 desired=dict(details),
             )
         )
+
+
+def _base_field(details: dict[str, object]) -> list[FieldChange]:
+    """A STACKED group's base model, by inference key (no line for other group types)."""
+    base = details.get("baseModel")
+    return [FieldChange("baseModel", None, base)] if base is not None else []

@@ -30,6 +30,7 @@ from reconciler.core.plan import (
 
 # --- building -------------------------------------------------------------------------------------------
 from reconciler.core.prune import plan_prune
+from reconciler.core.weights import DESCRIPTION_FILE, is_weights_identity
 
 
 def _suspended_models(desired: DesiredState) -> set[str]:
@@ -48,7 +49,9 @@ def plan_models(plan: Plan, desired: DesiredState, live: LiveState) -> None:
             if current is not None:
                 _plan_model_details(plan, model, current)
             continue
-        upload = "ExportModelArtifact" if model.artifact_path is None else "UploadModelArtifact"
+        by_reference = is_weights_identity(model.identity)  # uploads a description of the weights
+        upload = "UploadModelArtifact" if model.artifact_path or by_reference else "ExportModelArtifact"
+        what = f"{DESCRIPTION_FILE} of weights" if by_reference else "artifact"
         name = model.details["displayName"]
         create = Step("CreateModel", f"create model {name}")
         if model.pending_id is not None:
@@ -71,7 +74,7 @@ def plan_models(plan: Plan, desired: DesiredState, live: LiveState) -> None:
                         if model.details.get(name) is not None
                     ),
                 ],
-                steps=[create, Step(upload, f"upload artifact {model.artifact} ({model.identity[:19]})")],
+                steps=[create, Step(upload, f"upload {what} {model.artifact} ({model.identity[:19]})")],
                 desired=_model_desired(model),
             )
         )

@@ -19,6 +19,7 @@ from reconciler.core.canonical import (
     deployment_from_wire,
     ref,
 )
+from reconciler.core.canonical_flex import is_flex
 from reconciler.core.desired import (
     SUSPEND_ANNOTATION,
     DesiredDeployment,
@@ -428,9 +429,11 @@ def _replace_reason(
         return "projectId cannot be changed in place"
     if ("groupId" in (live.get("model") or {})) != ("groupId" in (desired.get("model") or {})):
         return "a deployment cannot change between one model and a model group in place (deploymentType)"
+    if is_flex(live) != is_flex(desired):
+        return "a deployment cannot move between its own instances and a compute target in place (deploymentType)"
     if is_under("infrastructure.subnetId", ignore):
         return None
-    if live["infrastructure"]["subnetId"] and not desired["infrastructure"]["subnetId"]:
+    if live["infrastructure"].get("subnetId") and not desired["infrastructure"].get("subnetId"):
         return "custom networking (subnetId) cannot be changed back to default networking in place"
     return None
 

@@ -18,7 +18,7 @@ def unknown_shapes(stack: Stack, offered: set[str]) -> list[tuple[LoadedDeployme
     issues = []
     for deployment in stack.deployments:
         shape = deployment.manifest.spec.infrastructure.shape
-        if shape not in offered:
+        if shape is not None and shape not in offered:  # None: on a compute target, whose cluster has one
             close = sorted(s for s in offered if s.split(".")[:2] == shape.split(".")[:2])[:5]
             hint = f"; offered here: {', '.join(close)}" if close else ""
             message = f"shape {shape!r} is not offered for model deployments in this region{hint}"

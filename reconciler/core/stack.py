@@ -28,9 +28,10 @@ from reconciler.core.manifest_parts import FIELDS_ONLY
 STACK_FILE = "mdr.yaml"
 ARTIFACT_FIELD = ("spec", "model", "artifact")
 
-#: resolves ``model.artifact`` as written in a document to a local path (None for an ``oci://`` URI); the
-#: loader's, as it owns the file system
-ArtifactResolver = Callable[[str, Document], Path | None]
+#: resolves an artifact as written in a document (``model.artifact`` or a group member's) to a local path
+#: (None for an ``oci://`` URI); the loader's, as it owns the file system. It is given the field naming the
+#: artifact: the file that field came from (an overlay's patch, or the base) is what the path is relative to
+ArtifactResolver = Callable[[str, Document, tuple[str | int, ...]], Path | None]
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ def _local_artifact(
     artifact = model.get("artifact") if isinstance(model, dict) else None
     if not isinstance(artifact, str) or ".".join(ARTIFACT_FIELD) in failed:
         return None
-    path = artifact_of(artifact, document)
+    path = artifact_of(artifact, document, ARTIFACT_FIELD)
     if path is None:
         return None
     runtime = spec.get("runtime")
@@ -296,7 +297,7 @@ def _member_artifacts(
         key = member.get("inferenceKey") if isinstance(member, dict) else None
         if not isinstance(artifact, str) or not isinstance(key, str) or _dotted(where) in failed:
             continue
-        path = artifact_of(artifact, document)
+        path = artifact_of(artifact, document, where)
         if path is not None:
             found[key] = LocalArtifact(
                 document, path, kind if kind in ("conda", "container") else "container", where

@@ -10,6 +10,7 @@ from reconciler.emulator.core.server import DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_
 from reconciler.emulator.datascience.backend import DataScienceBackend, DeploymentsBackend
 from reconciler.emulator.datascience.capacity import CoreLimit
 from reconciler.emulator.datascience.catalog import CatalogBackend, CatalogRoutes
+from reconciler.emulator.datascience.compute_targets import ComputeTargetRoutes, ComputeTargetsBackend
 from reconciler.emulator.datascience.model_groups import ModelGroupRoutes, ModelGroupsBackend
 from reconciler.emulator.datascience.routes import DataScienceRoutes
 from reconciler.emulator.datascience.serving import Serving
@@ -71,6 +72,8 @@ class Emulator(Server):
         self.deployments = DeploymentsBackend(self.store, self.work_requests, self.datascience)
         self.model_groups = ModelGroupsBackend(self.store, self.work_requests, self.datascience)
         self.deployments.deployable_group = self.model_groups.deployable
+        self.compute_targets = ComputeTargetsBackend(self.store)
+        self.deployments.deployable_compute_target = self.compute_targets.fits
         self.serving = Serving(self.deployments)
         self.serving.on_served = self._served
         self.search = SearchBackend(self.store)
@@ -88,6 +91,7 @@ class Emulator(Server):
         self.notification_routes.register(self.router)
         CatalogRoutes(CatalogBackend(self.store)).register(self.router)
         ModelGroupRoutes(self.model_groups).register(self.router)
+        ComputeTargetRoutes(self.compute_targets).register(self.router)
         self.serving.register(self.router)
 
     def _served(self, deployment_id: str, status: int, milliseconds: int) -> None:

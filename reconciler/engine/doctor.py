@@ -15,10 +15,17 @@ from typing import Any
 
 import oci
 
+from reconciler.adapters.artifact_weights import (
+    BucketNotVersioned,
+    WeightsError,
+    enable_versioning_command,
+    read_weights,
+)
 from reconciler.adapters.cloud_errors import CloudError, cloud_errors, describe_cloud_error
 from reconciler.core.canonical import TAG_STACK
 from reconciler.core.errors import MdrError
 from reconciler.core.manifest import ObjectLocation
+from reconciler.core.manifest_weights import parse_weights_uri
 from reconciler.core.stack import Stack
 
 WRITES_NOT_PROBED = (
@@ -221,6 +228,24 @@ def object_check(provider: Any, uri: str) -> Check:
     return check
 
 
+def weights_check(provider: Any, uri: str) -> Check:
+    """Weights by reference: the bucket versioned and the prefix listable, as the plan will list it."""
+    where = parse_weights_uri(uri)
+    what = f"weights {uri}"
+    try:
+        listing = read_weights(provider, uri)
+    except BucketNotVersioned:
+        return Check(what, False, f"bucket {where.bucket} is not versioned", enable_versioning_command(where))
+    except WeightsError as exc:
+        fix = (
+            "the bucket and prefix must hold the weights, and: Allow <subject> to read objects in compartment "
+            f"<bucket-compartment> where target.bucket.name = '{where.bucket}'"
+        )
+        return Check(what, False, str(exc), fix)
+    size = listing.total_bytes
+    return Check(what, True, f"bucket versioned; {len(listing.objects)} objects ({size} bytes) listable")
+
+
 def search_check(provider: Any, stack: str) -> Check:
     """Resource Search, with which a plan finds the stack's resources moved to other compartments (the
     plan's own query)."""
@@ -274,3 +299,6 @@ def run_checks(stack: Stack, provider: Any, local: bool = False) -> Iterator[Che
     uris = {d.manifest.spec.model.artifact for d in stack.deployments if d.manifest.spec.model is not None}
     for uri in sorted(u for u in uris if u is not None and u.startswith("oci://")):
         yield object_check(provider, uri)
+    models = [d.manifest.spec.model for d in stack.deployments if d.manifest.spec.model is not None]
+    for uri in sorted({m.weights for m in models if m.weights is not None}):
+        yield weights_check(provider, uri)

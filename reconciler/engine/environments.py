@@ -24,6 +24,7 @@ from reconciler.core.envdiff import EnvironmentDiff, diff_environments
 from reconciler.core.errors import MdrError, ValidationFailed
 from reconciler.core.manifest_parts import ModelSpec
 from reconciler.core.stack import STACK_FILE, LoadedDeployment, Stack
+from reconciler.engine.environment_groups import group_identity, group_patch
 from reconciler.engine.validate import validate_tree
 
 
@@ -64,7 +65,8 @@ def diff_env(left: str, right: str, envs: Path) -> EnvironmentDiff:
 class Promotion:
     name: str
     file: Path
-    #: the spec.model patch written (artifact path relative to the target's folder, or model id)
+    #: the spec patch written: ``model`` (artifact path relative to the target's folder, or model id), or
+    #: ``modelGroup`` (the group's type and members, each member's artifact written the same way)
     model: dict[str, Any]
     #: what the target ran before, as a one-line description
     before: str
@@ -77,8 +79,16 @@ def promote(name: str, source: str, target: str, envs: Path) -> Promotion:
     source_folder, target_folder = environment_folder(source, envs), environment_folder(target, envs)
     from_deployment = _deployment(load_environment(source_folder), name, source)
     to_deployment = _deployment(load_environment(target_folder), name, target)
-    model = _model_patch(from_deployment, target_folder)
-    (before_key, before), (after_key, after) = _identity(to_deployment), _identity(from_deployment)
+    _same_kind(from_deployment, to_deployment, source, target)
+    if from_deployment.manifest.spec.modelGroup is not None:
+        model = {"modelGroup": group_patch(from_deployment, to_deployment, target_folder)}
+        (before_key, before), (after_key, after) = (
+            group_identity(to_deployment),
+            group_identity(from_deployment),
+        )
+    else:
+        model = {"model": _model_patch(from_deployment, target_folder)}
+        (before_key, before), (after_key, after) = _identity(to_deployment), _identity(from_deployment)
     file = target_folder / PROMOTIONS_FILE
     if before_key == after_key:
         return Promotion(name, file, model, before, after, changed=False)
@@ -106,13 +116,24 @@ def _deployment(stack: Stack, name: str, environment: str) -> LoadedDeployment:
     raise EnvironmentProblem(f"environment {environment} has no deployment named {name!r} (it has: {known})")
 
 
-def _single_model(deployment: LoadedDeployment) -> ModelSpec:
-    """The one model a deployment serves: a model group's members are not promoted one by one (yet)."""
-    model = deployment.manifest.spec.model
-    if model is None:
+def _same_kind(source: LoadedDeployment, target: LoadedDeployment, source_env: str, target_env: str) -> None:
+    """A promotion moves a model onto a model, or a group's members onto a group: switching a deployment
+    between the two is a replacement, a change to the base manifest rather than a promotion."""
+    kinds = {
+        env: "a model group (spec.modelGroup)" if d.manifest.spec.modelGroup is not None else "one model"
+        for env, d in ((source_env, source), (target_env, target))
+    }
+    if kinds[source_env] != kinds[target_env]:
         raise EnvironmentProblem(
-            f"{deployment.name} serves a model group; mdr env promote moves a single spec.model only"
+            f"{source.name} serves {kinds[source_env]} in {source_env} but {kinds[target_env]} in "
+            f"{target_env}; a promotion cannot switch between the two (change the manifests instead)"
         )
+
+
+def _single_model(deployment: LoadedDeployment) -> ModelSpec:
+    """The one model a deployment serves."""
+    model = deployment.manifest.spec.model
+    assert model is not None  # _same_kind sent model group deployments elsewhere
     return model
 
 
@@ -121,10 +142,12 @@ def _model_patch(deployment: LoadedDeployment, target_folder: Path) -> dict[str,
     model = _single_model(deployment)
     if deployment.artifact_file is not None:
         relative = os.path.relpath(deployment.artifact_file.resolve(), target_folder.resolve())
-        return {"artifact": Path(relative).as_posix(), "id": None}
+        return {"artifact": Path(relative).as_posix(), "id": None, "weights": None}
     if model.id is not None:
-        return {"id": model.id, "artifact": None}
-    return {"artifact": model.artifact, "id": None}
+        return {"id": model.id, "artifact": None, "weights": None}
+    if model.weights is not None:  # weights by reference: the same prefix, whatever the folder
+        return {"weights": model.weights, "artifact": None, "id": None}
+    return {"artifact": model.artifact, "id": None, "weights": None}
 
 
 def _identity(deployment: LoadedDeployment) -> tuple[str, str]:
@@ -134,5 +157,6 @@ def _identity(deployment: LoadedDeployment) -> tuple[str, str]:
         digest = artifact_identity(deployment.artifact_file)
         return digest, f"{deployment.artifact_file} ({digest[:19]})"
     model = _single_model(deployment)
-    key = f"model {model.id}" if model.id is not None else f"artifact {model.artifact}"
+    key = f"model {model.id}" if model.id is not None else f"artifact {model.artifact or ''}"
+    key = f"weights {model.weights}" if model.weights is not None else key
     return key, key

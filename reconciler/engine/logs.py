@@ -8,6 +8,11 @@ request (Log Search's window, which ADS splits the same way), 1000 results per p
 ADS's ``stream()`` overlaps its windows the same way) and prints only entries whose id it has not printed.
 It waits ``interval`` between searches, doubling the wait while nothing comes, up to eight times the interval
 (30 s at most), and back to ``interval`` as soon as something does.
+
+Every call runs on the main thread, so Ctrl-C interrupts whatever is waiting (a search, a backoff, the
+sleep between searches) and ``mdr logs`` ends at once. The deployment is found with one list call
+(:func:`deployment_id`) rather than ``read_live``, whose worker thread Python waits for at exit: while the
+cloud was slow, a Ctrl-C there took as long as all of that thread's calls and retries (over 30 s).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 import oci
 
 from reconciler.core.errors import MdrError, one_line
+from reconciler.core.live import GONE_STATES, Owned
 from reconciler.engine.controller.config import parse_duration
 
 KINDS = ("access", "predict")
@@ -94,6 +100,22 @@ def parse_since(text: str, now: datetime) -> datetime:
     if seconds > 10 * 365 * 86400:
         raise MdrError(f"--since {text!r} reaches back more than ten years; give a shorter duration")
     return now - timedelta(seconds=seconds)
+
+
+def deployment_id(provider: Any, stack: str, key: str, compartment_id: str, name: str) -> str:
+    """The OCID of this stack's live deployment of ``key`` (``ModelDeployment/NAME``), in any state but gone.
+
+    One paginated list call, on this thread: a deployment is all ``mdr logs`` needs to find (see the module
+    docstring for why not ``read_live``)."""
+    found = provider.list_all(
+        "ListModelDeployments", provider.data_science.list_model_deployments, compartment_id=compartment_id
+    )
+    for summary in found:
+        if summary.lifecycle_state in GONE_STATES:
+            continue
+        if Owned.from_tags(summary.freeform_tags, stack).key == key:
+            return str(summary.id)
+    raise MdrError(f"{name} is not deployed; run mdr apply first")
 
 
 def log_refs(provider: Any, deployment_id: str, name: str, kind: str) -> list[LogRef]:

@@ -8,7 +8,8 @@ end. The calls go through ``requests`` with the SDK's signer rather than the SDK
 client fixes the content type to JSON and retries by default (a predict is not idempotent).
 
 A model group's member is named by the ``model-key`` header (``member``), as the emulator routes it (the
-header's name is UNVERIFIED: the SDK has no parameter for it). A deployment that allows more endpoints
+header's name is UNVERIFIED: the SDK has no parameter for it, and OCI's docs name none); OCI's LLM containers
+route on the OpenAI body's ``"model"``, which a caller writes in the body itself (docs/model-groups.md). A deployment that allows more endpoints
 (``predictApiSpecification: openai``, ``customHttpEndpoints``: OCI's Multiple Inference Endpoints) is called at
 ``{url}/predict{route}`` or ``{url}/predictWithResponseStream{route}`` (``route``), with any of its methods.
 """

@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.adapters.artifact import artifact_identity
+from reconciler.adapters.artifact_weights import weights_identity_of
 from reconciler.adapters.cloud_errors import NotAuthorized, NotFound
 from reconciler.adapters.journal import AuditLog, Journal, KnownCompartments
 from reconciler.adapters.live_groups import read_model_groups
@@ -123,6 +125,12 @@ def artifact_identities(stack: Stack, provider: Any) -> dict[str, str]:
         group = deployment.manifest.spec.modelGroup
         # a model group's packaged members are keyed <deployment>/<inference key> (model_group_desired)
         wanted = [(deployment.name, model.artifact, deployment.artifact_path())] if model is not None else []
+        if model is not None and model.weights is not None:  # by reference: listed, never read
+            conda = deployment.manifest.spec.runtime.type == "conda"
+            ref = f"{model.weights}#{conda}"
+            if ref not in seen:
+                seen[ref] = weights_identity_of(provider, model.weights, conda)
+            identities[deployment.name] = seen[ref]
         wanted += [
             (f"{deployment.name}/{m.inferenceKey}", m.artifact, deployment.member_files.get(m.inferenceKey))
             for m in (group.members if group is not None else [])
@@ -239,15 +247,12 @@ def compute_plan(
             raise MdrError(str(exc)) from exc
 
     wanted_groups = ({g for g in log_groups if g}, group_ids)
-    live, desired = read_and_expand(
-        provider, stack, compartments, wanted_groups, reader or read_deployments, expand
-    )
+    deployments = reader or partial(read_deployments, expected=len(stack.deployments))
+    live, desired = read_and_expand(provider, stack, compartments, wanted_groups, deployments, expand)
     found = searching.result() - compartments
     if found:
         compartments |= found
-        live, desired = read_and_expand(
-            provider, stack, compartments, wanted_groups, reader or read_deployments, expand
-        )
+        live, desired = read_and_expand(provider, stack, compartments, wanted_groups, deployments, expand)
     known.write(owned_compartments(live) | {d.compartment_id for d in stack.deployments})
     options = PlanOptions(
         prune=config.prune if prune is None else prune,

@@ -25,6 +25,7 @@ from reconciler.core.diff import diff, is_under
 from reconciler.core.fields import (
     DEPLOYMENT_FIELDS,
     DISCRIMINATORS,
+    FLEX_DEPLOYMENT_FIELDS,
     GROUP_DEPLOYMENT_FIELDS,
     MODEL_FIELDS,
     READ_ONLY,
@@ -75,7 +76,7 @@ def _covered(path: str, prefixes: dict[str, str]) -> bool:
 
 CREATE_PATHS = set(sdk_paths(ds.CreateModelDeploymentDetails))
 UPDATE_PATHS = set(sdk_paths(ds.UpdateModelDeploymentDetails))
-MAPPED = {m.sdk for m in (*DEPLOYMENT_FIELDS, *GROUP_DEPLOYMENT_FIELDS)}
+MAPPED = {m.sdk for m in (*DEPLOYMENT_FIELDS, *GROUP_DEPLOYMENT_FIELDS, *FLEX_DEPLOYMENT_FIELDS)}
 
 
 @pytest.mark.parametrize("paths", [CREATE_PATHS, UPDATE_PATHS], ids=["create", "update"])

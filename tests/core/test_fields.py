@@ -3,6 +3,7 @@ manifests that do not use the fields added since mdr/v1 shipped."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -87,7 +88,7 @@ def test_an_unknown_field_left_unset_is_not_reported(unset: Any) -> None:
     assert unmodelled_fields(_live(warm_pool=unset)) == []
 
 
-def test_a_model_group_deployment_is_managed_and_a_flex_one_names_what_mdr_cannot() -> None:
+def test_model_group_and_flex_deployments_are_managed_and_an_unknown_flex_field_is_named() -> None:
     wire = _live()
     wire["model_deployment_configuration_details"] = {
         "deployment_type": "MODEL_GROUP",
@@ -103,11 +104,16 @@ def test_a_model_group_deployment_is_managed_and_a_flex_one_names_what_mdr_canno
         "deployment_type": "SINGLE_MODEL_FLEX",
         "infrastructure_configuration_details": {
             "infrastructure_type": "MANAGED_COMPUTE_CLUSTER",
-            "compute_target_id": "ocid1.computecluster.oc1..x",
+            "compute_target_id": "ocid1.datasciencecomputetarget.oc1..x",
+            "model_deployment_resource_configuration": {
+                "resource_request_configuration": {"ocpus": 1.0, "memory_in_gbs": 8.0}
+            },
         },
     }
+    assert unmodelled_fields(wire) == []
+    wire["model_deployment_configuration_details"]["infrastructure_configuration_details"]["node_pool"] = "p"
     assert unmodelled_fields(wire) == [
-        "modelDeploymentConfigurationDetails.infrastructureConfigurationDetails.computeTargetId"
+        "modelDeploymentConfigurationDetails.infrastructureConfigurationDetails.nodePool"
     ]
 
 
@@ -164,6 +170,15 @@ def _hash(raw: dict[str, Any]) -> str:
 @pytest.mark.parametrize(("raw", "expected"), PINNED)
 def test_a_manifest_without_the_new_fields_keeps_its_hash(raw: dict[str, Any], expected: str) -> None:
     assert _hash(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), PINNED)
+def test_the_hash_view_leaves_the_dump_it_is_given_unchanged(raw: dict[str, Any], expected: str) -> None:
+    dump = ModelDeploymentSpec.model_validate(raw).model_dump(mode="json")
+    before = copy.deepcopy(dump)
+    view = hash_view(dump)
+    assert dump == before
+    assert view != dump  # fields at their new defaults were left out of the view, not of the dump
 
 
 @given(

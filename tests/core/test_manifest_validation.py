@@ -5,62 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.manifest_tree import BASE, STACK, issues_for, write_tree
 
 from reconciler.adapters.manifests import load_stack
 from reconciler.core.errors import Issue
-
-STACK = """stack: risk-prod
-region: us-ashburn-1
-defaults:
-  compartmentId: ocid1.compartment.oc1..aaaaaaaarisk
-  projectId: ocid1.datascienceproject.oc1.iad.aaaaaaaarisk
-vars:
-  TEAM: risk
-"""
-
-BASE = """apiVersion: mdr/v1
-kind: ModelDeployment
-metadata:
-  name: fraud
-  labels: {team: risk}
-spec:
-  displayName: Fraud
-  state: ACTIVE
-  model:
-    artifact: model
-    keep: 3
-  infrastructure:
-    shape: VM.Standard.E4.Flex
-    ocpus: 1
-    memoryInGBs: 16
-    replicas: 2
-    bandwidthMbps: 10
-  runtime:
-    type: conda
-    env: {WEB_CONCURRENCY: "2"}
-  logging:
-    logGroup: {name: risk-logs}
-    access: {name: fraud-access}
-  policy:
-    protect: false
-"""
 
 CONTAINER_RUNTIME = """  runtime:
     type: container
     image: iad.ocir.io/ns/repo:1
     serverPort: 8080
 """
-
-
-def write_tree(root: Path, manifest: str, stack: str = STACK, name: str = "fraud.yaml") -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "mdr.yaml").write_text(stack)
-    (root / name).write_text(manifest)
-    return root
-
-
-def issues_for(tmp_path: Path, manifest: str, stack: str = STACK) -> list[Issue]:
-    return load_stack(write_tree(tmp_path / "tree", manifest, stack)).issues
 
 
 def test_base_manifest_is_valid(tmp_path: Path) -> None:

@@ -57,6 +57,11 @@ def test_a_group_of_packaged_and_catalog_members_is_valid(tmp_path: Path) -> Non
     assert issues_for(tmp_path, GROUP) == []
 
 
+def test_a_stacked_group_naming_its_base_by_inference_key_is_valid(tmp_path: Path) -> None:
+    manifest = GROUP.replace("type: HOMOGENEOUS", "type: STACKED\n    baseModel: legacy")
+    assert issues_for(tmp_path, manifest) == []
+
+
 def test_a_container_served_heterogeneous_group_is_valid(tmp_path: Path) -> None:
     manifest = GROUP.replace("type: HOMOGENEOUS", "type: HETEROGENEOUS").replace(
         "    type: conda\n", "    type: container\n    image: iad.ocir.io/ns/serve:1\n"
@@ -136,6 +141,27 @@ CASES = [
         9,
         "spec.modelGroup.versionLabel",
         "set versionHistory",
+    ),
+    (
+        "a stacked group without a base",
+        GROUP.replace("type: HOMOGENEOUS", "type: STACKED"),
+        6,
+        "spec.modelGroup.baseModel",
+        "a STACKED group names its base model",
+    ),
+    (
+        "a base that is no member",
+        GROUP.replace("type: HOMOGENEOUS", "type: STACKED\n    baseModel: vat"),
+        8,
+        "spec.modelGroup.baseModel",
+        "no member has inferenceKey 'vat' (members: tax, shipping, legacy)",
+    ),
+    (
+        "a base in a homogeneous group",
+        GROUP.replace("type: HOMOGENEOUS", "type: HOMOGENEOUS\n    baseModel: tax"),
+        8,
+        "spec.modelGroup.baseModel",
+        "baseModel is for type: STACKED",
     ),
     (
         "an unknown key in a member",

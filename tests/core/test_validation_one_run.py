@@ -10,42 +10,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.manifest_tree import BASE, issues_for
 
 from reconciler.adapters.manifests import load_stack
-from reconciler.core.errors import Issue
-
-STACK = """stack: risk-prod
-region: us-ashburn-1
-defaults:
-  compartmentId: ocid1.compartment.oc1..aaaaaaaarisk
-  projectId: ocid1.datascienceproject.oc1.iad.aaaaaaaarisk
-"""
-
-BASE = """apiVersion: mdr/v1
-kind: ModelDeployment
-metadata:
-  name: fraud
-spec:
-  displayName: Fraud
-  state: ACTIVE
-  model:
-    artifact: model
-    keep: 3
-  infrastructure:
-    shape: VM.Standard.E4.Flex
-    ocpus: 1
-    memoryInGBs: 16
-    replicas: 2
-    bandwidthMbps: 10
-  runtime:
-    type: conda
-    env: {WEB_CONCURRENCY: "2"}
-  logging:
-    logGroup: {name: risk-logs}
-    access: {name: fraud-access}
-  policy:
-    protect: false
-"""
 
 # Independent faults, one per line of BASE: (line written, replacement, the field path reported, message).
 # Field errors and cross-field errors are mixed, several in one object (infrastructure).
@@ -94,13 +61,6 @@ FAULTS: dict[str, tuple[str, str, str, str]] = {
         "valid boolean",
     ),
 }
-
-
-def issues_for(tmp_path: Path, manifest: str) -> list[Issue]:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "mdr.yaml").write_text(STACK)
-    (tmp_path / "fraud.yaml").write_text(manifest)
-    return load_stack(tmp_path).issues
 
 
 def with_faults(names: list[str]) -> str:
@@ -165,7 +125,7 @@ def test_a_missing_compartment_is_reported_beside_field_errors(tmp_path: Path) -
 def test_each_independent_fault_is_reported_once_whatever_else_is_wrong(
     tmp_path: Path, names: list[str]
 ) -> None:
-    issues = issues_for(tmp_path / "tree", with_faults(names))
+    issues = issues_for(tmp_path, with_faults(names))
     reported = sorted(i.path for i in issues)
     assert reported == sorted(FAULTS[name][2] for name in names), [str(i) for i in issues]
     lines = BASE.splitlines()

@@ -4,9 +4,11 @@ applied to the emulator through the real SDK (the example tree in examples/envir
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import oci
+import pytest
 from support.world import REPO, World, edit
 
 EXAMPLE = REPO / "examples" / "environments"
@@ -152,3 +154,110 @@ def test_the_controller_watches_an_overlays_base_too(tmp_path: Path) -> None:
     tree = shutil.copytree(EXAMPLE, tmp_path / "deploy")
     assert watched_paths(tree / "envs/prod") == [tree / "envs/prod", tree / "base"]
     assert watched_paths(REPO / "manifests") == [REPO / "manifests"]
+
+
+def _set_base(tree: Path, value: str) -> None:
+    edit(tree / "envs/prod/mdr.yaml", "base: ../../base", f"base: {value}")
+
+
+def _base_absolute(tree: Path) -> str:
+    _set_base(tree, str(tree / "base"))
+    return "base must be relative to this mdr.yaml"
+
+
+def _base_missing(tree: Path) -> str:
+    _set_base(tree, "../../nowhere")
+    return "does not exist"
+
+
+def _base_is_a_file(tree: Path) -> str:
+    _set_base(tree, "../../base/fraud-scorer.yaml")
+    return "is a file, not a folder"
+
+
+def _base_is_the_overlay(tree: Path) -> str:
+    _set_base(tree, ".")
+    return "must lie beside this tree"
+
+
+def _base_inside_the_overlay(tree: Path) -> str:
+    shutil.copytree(tree / "base", tree / "envs/prod/shared")
+    _set_base(tree, "shared")
+    return "must lie beside this tree"
+
+
+def _base_around_the_overlay(tree: Path) -> str:
+    _set_base(tree, "..")  # envs/, which holds prod/ itself: its manifests would be read twice
+    return "must lie beside this tree"
+
+
+def _base_is_another_environment(tree: Path) -> str:
+    _set_base(tree, "../staging")  # a stack whose mdr.yaml has a base: of its own; bases do not chain
+    return "bases do not chain"
+
+
+@pytest.mark.parametrize(
+    "break_base",
+    [
+        _base_absolute,
+        _base_missing,
+        _base_is_a_file,
+        _base_is_the_overlay,
+        _base_inside_the_overlay,
+        _base_around_the_overlay,
+        _base_is_another_environment,
+    ],
+)
+def test_an_unusable_base_is_one_error_at_its_line_and_changes_nothing(
+    world: World, break_base: Callable[[Path], str]
+) -> None:
+    message = break_base(_tree(world))
+    result = world.mdr("apply", "deploy/envs/prod", "--auto-approve")
+    assert result.returncode == 1
+    assert "deploy/envs/prod/mdr.yaml:5:1: base: base" in result.stderr and message in result.stderr
+    # the patches it leaves with nothing to change are not each reported again
+    assert "ModelDeploymentPatch" not in result.stderr and "Traceback" not in result.stderr
+    assert world.deployments(PROD) == [] and world.models(PROD) == []
+
+
+def _outside_artifact_in_the_overlay(tree: Path) -> str:
+    edit(tree / "envs/prod/fraud-scorer.yaml", "  policy:", "  model: {artifact: ../../../stolen}\n  policy:")
+    return "deploy/envs/prod/fraud-scorer.yaml:12:11: spec.model.artifact"
+
+
+def _outside_artifact_in_the_base(tree: Path) -> str:
+    edit(tree / "base/fraud-scorer.yaml", "artifact: models/fraud-v1", "artifact: ../../stolen")
+    return "deploy/base/fraud-scorer.yaml:12:5: spec.model.artifact"
+
+
+def _outside_artifact_through_a_symlink(tree: Path) -> str:
+    (tree / "base/models/linked").symlink_to(tree.parent / "stolen")
+    edit(tree / "base/fraud-scorer.yaml", "artifact: models/fraud-v1", "artifact: models/linked")
+    return "deploy/base/fraud-scorer.yaml:12:5: spec.model.artifact"
+
+
+@pytest.mark.parametrize(
+    "point_outside",
+    [_outside_artifact_in_the_overlay, _outside_artifact_in_the_base, _outside_artifact_through_a_symlink],
+)
+def test_an_artifact_outside_both_the_overlay_and_its_base_is_refused(
+    world: World, point_outside: Callable[[Path], str]
+) -> None:
+    """A pull request must not package a runner's files as a model, whichever of the two roots it edits."""
+    tree = _tree(world)
+    shutil.copytree(tree / "base/models/fraud-v1", world.workdir / "stolen")
+    where = point_outside(tree)
+    result = world.mdr("apply", "deploy/envs/prod", "--auto-approve")
+    assert result.returncode == 1
+    assert where in result.stderr and "outside the stack's folder and its base" in result.stderr
+    assert world.deployments(PROD) == [] and world.models(PROD) == []
+
+
+def test_a_symlink_from_the_overlay_into_its_base_is_refused_not_read_twice(world: World) -> None:
+    tree = _tree(world)
+    (tree / "envs/prod/shared").symlink_to(tree / "base")
+    result = world.mdr("apply", "deploy/envs/prod", "--auto-approve")
+    assert result.returncode == 1
+    assert "envs/prod/shared: symlinked folder leads into" in result.stderr
+    assert "read twice" in result.stderr and "already defined" not in result.stderr
+    assert world.deployments(PROD) == []

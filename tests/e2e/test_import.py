@@ -8,104 +8,36 @@ import oci
 import pytest
 import yaml
 from oci.data_science import models as dm
-from oci.logging import models as lm
-from support.reliability import wait_until
+from support import by_hand
 from support.world import EXAMPLE_COMPARTMENT, EXAMPLE_PROJECT, World
 
 
-def _model(world: World) -> str:
-    model = (
-        world.sdk()
-        .create_model(dm.CreateModelDetails(compartment_id=EXAMPLE_COMPARTMENT, project_id=EXAMPLE_PROJECT))
-        .data.id
-    )
-    world.sdk().create_model_artifact(model, b"PK\x05\x06" + b"\0" * 18)
-    return model
-
-
-def _log(world: World) -> tuple[str, str]:
-    logging = world.logging_sdk()
-    logging.create_log_group(
-        lm.CreateLogGroupDetails(compartment_id=EXAMPLE_COMPARTMENT, display_name="team-logs")
-    )
-    wait_until(lambda: [g.lifecycle_state for g in world.log_groups()] == ["ACTIVE"])
-    group = world.log_groups()[0].id
-    logging.create_log(group, lm.CreateLogDetails(display_name="predict", log_type="CUSTOM"))
-    wait_until(lambda: [x.lifecycle_state for x in logging.list_logs(group).data] == ["ACTIVE"])
-    return group, logging.list_logs(group).data[0].id
-
-
-def _deploy(world: World, name: str, configuration: object, **extra: object) -> str:
-    details = dm.CreateModelDeploymentDetails(
-        compartment_id=EXAMPLE_COMPARTMENT,
-        project_id=EXAMPLE_PROJECT,
-        display_name=name,
-        model_deployment_configuration_details=configuration,
-        **extra,
-    )
-    return str(world.sdk().create_model_deployment(details).data.id)
-
-
 def _create_by_hand(world: World) -> dict[str, str]:
-    model = _model(world)
-    group, log = _log(world)
-    autoscaled = dm.SingleModelDeploymentConfigurationDetails(
-        model_configuration_details=dm.ModelConfigurationDetails(
-            model_id=model,
-            instance_configuration=dm.InstanceConfiguration(
-                instance_shape_name="VM.Standard.E4.Flex",
-                model_deployment_instance_shape_config_details=dm.ModelDeploymentInstanceShapeConfigDetails(
-                    ocpus=2, memory_in_gbs=32
-                ),
-            ),
-            scaling_policy=dm.AutoScalingPolicy(
-                auto_scaling_policies=[
-                    dm.ThresholdBasedAutoScalingPolicyDetails(
-                        minimum_instance_count=1,
-                        maximum_instance_count=3,
-                        initial_instance_count=1,
-                        rules=[
-                            dm.PredefinedMetricExpressionRule(
-                                metric_type="CPU_UTILIZATION",
-                                scale_in_configuration=dm.PredefinedExpressionThresholdScalingConfiguration(
-                                    threshold=20
-                                ),
-                                scale_out_configuration=dm.PredefinedExpressionThresholdScalingConfiguration(
-                                    threshold=80
-                                ),
-                            )
-                        ],
-                    )
-                ],
-                cool_down_in_seconds=600,
-            ),
-            bandwidth_mbps=20,
-        ),
-        environment_configuration_details=dm.DefaultModelDeploymentEnvironmentConfigurationDetails(
-            environment_variables={"WEB_CONCURRENCY": "2", "PARTNER_API_KEY": "s3cr3t-value"}
-        ),
+    model = by_hand.model(world)
+    group, log = by_hand.predict_log(world, "team-logs")
+    autoscaled = by_hand.autoscaled(
+        model,
+        ocpus=2,
+        memory_in_gbs=32,
+        metric="CPU_UTILIZATION",
+        counts=(1, 3, 1),
+        scale_in=by_hand.threshold(20),
+        scale_out=by_hand.threshold(80),
+        environment={"WEB_CONCURRENCY": "2", "PARTNER_API_KEY": "s3cr3t-value"},
     )
-    container = dm.SingleModelDeploymentConfigurationDetails(
-        model_configuration_details=dm.ModelConfigurationDetails(
-            model_id=model,
-            instance_configuration=dm.InstanceConfiguration(instance_shape_name="VM.Standard2.1"),
-            scaling_policy=dm.FixedSizeScalingPolicy(instance_count=2),
-        ),
-        environment_configuration_details=dm.OcirModelDeploymentEnvironmentConfigurationDetails(
-            image="iad.ocir.io/team/churn:2.0",
-            entrypoint=["python", "serve.py"],
-            server_port=8080,
-            health_check_port=8081,
-        ),
-    )
+    container = by_hand.container(model, health_check_port=8081)
     logs = dm.CategoryLogDetails(predict=dm.LogDetails(log_group_id=group, log_id=log))
     ids = {
-        "Fraud Scorer (prod)": _deploy(world, "Fraud Scorer (prod)", autoscaled, category_log_details=logs),
-        "churn": _deploy(world, "churn", container, freeform_tags={"team": "churn"}),
-        "experiment": _deploy(world, "experiment", container),
-        "other-stack": _deploy(world, "other-stack", container, freeform_tags={"mdr-stack": "payments"}),
+        "Fraud Scorer (prod)": by_hand.deploy(
+            world, "Fraud Scorer (prod)", autoscaled, category_log_details=logs
+        ),
+        "churn": by_hand.deploy(world, "churn", container, freeform_tags={"team": "churn"}),
+        "experiment": by_hand.deploy(world, "experiment", container),
+        "other-stack": by_hand.deploy(
+            world, "other-stack", container, freeform_tags={"mdr-stack": "payments"}
+        ),
     }
-    wait_until(lambda: {d.lifecycle_state for d in world.deployments()} == {"ACTIVE"})
+    by_hand.wait_all_active(world)
     return ids
 
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import oci
 from oci.data_science import models as dm
-from oci.logging import models as lm
-from support.reliability import wait_until
-from support.world import EXAMPLE_COMPARTMENT, EXAMPLE_PROJECT, World
+from support import by_hand
+from support.world import World
 
 #: attributes the provider keeps as maps (everything else that is an object is a block: a list of one)
 MAPS = frozenset({"freeform_tags", "defined_tags", "environment_variables"})
@@ -58,88 +57,26 @@ def _state_file(world: World, ids: dict[str, str]) -> Path:
 
 
 def _create(world: World) -> dict[str, str]:
-    sdk = world.sdk()
-    model = sdk.create_model(
-        dm.CreateModelDetails(compartment_id=EXAMPLE_COMPARTMENT, project_id=EXAMPLE_PROJECT)
-    ).data.id
-    sdk.create_model_artifact(model, b"PK\x05\x06" + b"\0" * 18)
-    logging = world.logging_sdk()
-    logging.create_log_group(
-        lm.CreateLogGroupDetails(compartment_id=EXAMPLE_COMPARTMENT, display_name="tf-logs")
+    model = by_hand.model(world)
+    group, log = by_hand.predict_log(world, "tf-logs")
+    autoscaled = by_hand.autoscaled(
+        model,
+        ocpus=1,
+        memory_in_gbs=16,
+        metric="MEMORY_UTILIZATION",
+        counts=(1, 4, 2),
+        scale_in=by_hand.threshold(25, pending_duration="PT5M", instance_count_adjustment=1),
+        scale_out=by_hand.threshold(70, pending_duration="PT3M", instance_count_adjustment=1),
+        environment={"WEB_CONCURRENCY": "2"},
     )
-    wait_until(lambda: [g.lifecycle_state for g in world.log_groups()] == ["ACTIVE"])
-    group = world.log_groups()[0].id
-    logging.create_log(group, lm.CreateLogDetails(display_name="predict", log_type="CUSTOM"))
-    wait_until(lambda: [x.lifecycle_state for x in logging.list_logs(group).data] == ["ACTIVE"])
-    log = logging.list_logs(group).data[0].id
-    autoscaled = dm.SingleModelDeploymentConfigurationDetails(
-        model_configuration_details=dm.ModelConfigurationDetails(
-            model_id=model,
-            instance_configuration=dm.InstanceConfiguration(
-                instance_shape_name="VM.Standard.E4.Flex",
-                model_deployment_instance_shape_config_details=dm.ModelDeploymentInstanceShapeConfigDetails(
-                    ocpus=1, memory_in_gbs=16
-                ),
-            ),
-            scaling_policy=dm.AutoScalingPolicy(
-                auto_scaling_policies=[
-                    dm.ThresholdBasedAutoScalingPolicyDetails(
-                        minimum_instance_count=1,
-                        maximum_instance_count=4,
-                        initial_instance_count=2,
-                        rules=[
-                            dm.PredefinedMetricExpressionRule(
-                                metric_type="MEMORY_UTILIZATION",
-                                scale_in_configuration=dm.PredefinedExpressionThresholdScalingConfiguration(
-                                    threshold=25, pending_duration="PT5M", instance_count_adjustment=1
-                                ),
-                                scale_out_configuration=dm.PredefinedExpressionThresholdScalingConfiguration(
-                                    threshold=70, pending_duration="PT3M", instance_count_adjustment=1
-                                ),
-                            )
-                        ],
-                    )
-                ],
-                cool_down_in_seconds=600,
-            ),
-            bandwidth_mbps=20,
+    logs = dm.CategoryLogDetails(predict=dm.LogDetails(log_group_id=group, log_id=log))
+    ids = {
+        "fraud": by_hand.deploy(world, "fraud", autoscaled, category_log_details=logs),
+        "churn": by_hand.deploy(
+            world, "churn", by_hand.container(model), freeform_tags={"team": "churn"}, description="Churn API"
         ),
-        environment_configuration_details=dm.DefaultModelDeploymentEnvironmentConfigurationDetails(
-            environment_variables={"WEB_CONCURRENCY": "2"}
-        ),
-    )
-    container = dm.SingleModelDeploymentConfigurationDetails(
-        model_configuration_details=dm.ModelConfigurationDetails(
-            model_id=model,
-            instance_configuration=dm.InstanceConfiguration(instance_shape_name="VM.Standard2.1"),
-            scaling_policy=dm.FixedSizeScalingPolicy(instance_count=2),
-        ),
-        environment_configuration_details=dm.OcirModelDeploymentEnvironmentConfigurationDetails(
-            image="iad.ocir.io/team/churn:2.0", entrypoint=["python", "serve.py"], server_port=8080
-        ),
-    )
-    ids = {}
-    for name, configuration, extra in (
-        (
-            "fraud",
-            autoscaled,
-            {
-                "category_log_details": dm.CategoryLogDetails(
-                    predict=dm.LogDetails(log_group_id=group, log_id=log)
-                )
-            },
-        ),
-        ("churn", container, {"freeform_tags": {"team": "churn"}, "description": "Churn API"}),
-    ):
-        details = dm.CreateModelDeploymentDetails(
-            compartment_id=EXAMPLE_COMPARTMENT,
-            project_id=EXAMPLE_PROJECT,
-            display_name=name,
-            model_deployment_configuration_details=configuration,
-            **extra,
-        )
-        ids[name] = str(sdk.create_model_deployment(details).data.id)
-    wait_until(lambda: {d.lifecycle_state for d in world.deployments()} == {"ACTIVE"})
+    }
+    by_hand.wait_all_active(world)
     return ids
 
 

@@ -63,7 +63,10 @@ def test_plan_costs_one_list_call_per_hundred_resources(world: World, tmp_path: 
     with open_provider(target, "us-ashburn-1") as provider:
         result = compute_plan(stack, provider)
     calls = result.plan.api_calls
-    assert calls["ListModelDeployments"] == math.ceil(count / 100)
+    # a page per hundred; past one page, read from both ends at once (both_ends): the page where the two
+    # chains meet and the one each had already asked for are the price of waiting half as long
+    pages = math.ceil(count / 100)
+    assert pages <= calls["ListModelDeployments"] <= (pages if pages == 1 else pages + 3)
     assert sum(calls.values()) <= math.ceil(count / 100) + 10
     assert world.emulator.counters() == calls, "mdr's own count matches what the service saw"
     assert len([c for c in result.plan.changes if c.kind.value == "ModelDeployment"]) == count

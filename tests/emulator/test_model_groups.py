@@ -259,3 +259,19 @@ def test_a_single_model_deployment_cannot_become_a_group_one(ds: Any, world: dic
     with pytest.raises(oci.exceptions.ServiceError) as refused:
         ds.update_model_deployment(created.id, _update(ds, created.id, world["group"], "ZDT"))
     assert refused.value.status == 400 and "deploymentType" in refused.value.message
+
+
+def test_a_stacked_group_answers_a_call_naming_no_member_with_its_base(
+    ds: Any, world: dict[str, Any]
+) -> None:
+    """vLLM serves a stacked group's base as its served model and each fine-tuned weight by its key."""
+    tax, shipping = world["models"]["tax"], world["models"]["shipping"]
+    stacked = dm.StackedModelGroupDetails(base_model_id=shipping)
+    group_id = active_group(
+        ds, group_details(world["project"], {"tax": tax, "shipping": shipping}, details=stacked)
+    )
+    assert ds.get_model_group(group_id).data.model_group_details.base_model_id == shipping
+    created = ds.create_model_deployment(group_deployment(world["project"], group_id)).data
+    wait_for(lambda: ds.get_model_deployment(created.id).data.lifecycle_state == "ACTIVE")
+    assert predict(ds, created.id, '{"x": 2}').json() == {"member": "shipping", "y": 6}
+    assert predict(ds, created.id, '{"x": 2, "model": "tax"}').json() == {"member": "tax", "y": 4}

@@ -108,6 +108,7 @@ class Store:
         "logs",
         "log_work_requests",
         "objects",
+        "object_versions",
         "multipart",
         "retry_tokens",
         "artifacts",
@@ -119,6 +120,7 @@ class Store:
         "model_version_sets",
         "model_groups",
         "model_group_version_histories",
+        "compute_targets",
     )
 
     def __init__(self, directory: Path | None, region: str, work_request_seconds: float) -> None:

@@ -34,6 +34,7 @@ from reconciler.emulator.core.workrequests import (
     WorkRequests,
 )
 from reconciler.emulator.datascience.catalog import place_in_version_set
+from reconciler.emulator.datascience.flex_rules import is_flex
 from reconciler.emulator.datascience.group_rules import (
     check_group_update,
     deployments_using_model,
@@ -372,6 +373,8 @@ class DeploymentsBackend:
         self.on_change: Callable[[str], None] = lambda deployment_id: None
         #: the ACTIVE model group a MODEL_GROUP deployment may serve (``model_groups.ModelGroupsBackend``)
         self.deployable_group: Callable[[str], object] = _no_model_groups
+        #: refuses a FLEX infrastructure whose compute target is unknown or too small (``compute_targets``)
+        self.deployable_compute_target: Callable[[dict[str, Any]], None] = lambda infrastructure: None
         work_requests.register(
             {
                 operation: Transition(
@@ -441,6 +444,8 @@ class DeploymentsBackend:
             self.deployable_group(config["modelGroupConfigurationDetails"]["modelGroupId"])
         else:
             self.models.deployable_model(config["modelConfigurationDetails"]["modelId"])
+        if is_flex(config):
+            self.deployable_compute_target(config["infrastructureConfigurationDetails"])
         deployment_id = self.store.new_id("datasciencemodeldeployment")
         deployment = {
             "id": deployment_id,
@@ -492,6 +497,11 @@ class DeploymentsBackend:
             new_model = model_of(updated)
             if new_model != model_of(deployment):
                 self.models.deployable_model(new_model)
+            flex = updated["modelDeploymentConfigurationDetails"].get("infrastructureConfigurationDetails")
+            if is_flex(updated["modelDeploymentConfigurationDetails"]) and flex != deployment[
+                "modelDeploymentConfigurationDetails"
+            ].get("infrastructureConfigurationDetails"):
+                self.deployable_compute_target(flex)
         previous = deployment["lifecycleState"]
         for key in DEPLOYMENT_FIELDS:
             deployment[key] = updated[key]

@@ -8,9 +8,11 @@ instance configuration, scaling policy and bandwidth a SINGLE_MODEL deployment k
 any change) or ``LIVE`` (the members are swapped on the running instances, so only the model group may
 change: ADS documents LIVE as "only if model group id changed").
 
-Routing a predict call (docs: "inference keys are an alias to model OCIDs"; the header's name is not in the
-SDK, which has no parameter for it, and is UNVERIFIED): the ``model-key`` header, or a JSON object body's
-``"model"`` (the OpenAI-style field), names a member by inference key or by model OCID.
+Routing a predict call (docs: "inference keys are an alias to model OCIDs"): a JSON object body's ``"model"``
+names a member by inference key or model OCID, as OCI's LLM containers route (ADS AI Quick Actions serves
+group members from vLLM under their inference keys and calls them with the OpenAI body's ``"model"``); the
+``model-key`` header does too, for other bodies (mdr's name, UNVERIFIED: neither the docs nor the SDK name a
+header). A STACKED group's call naming no member goes to its base model, vLLM's served model.
 """
 
 from __future__ import annotations
@@ -115,12 +117,24 @@ def members(store: Store, group_id: str) -> list[dict[str, Any]]:
     return list((group.get("memberModelEntries") or {}).get("memberModelDetails") or [])
 
 
+def base_model(store: Store, group_id: str) -> str | None:
+    """A STACKED group's base model OCID (None for other group types)."""
+    group = store.data["model_groups"].get(group_id) or {}
+    details = group.get("modelGroupDetails") or {}
+    return str(details["baseModelId"]) if details.get("type") == "STACKED" else None
+
+
 def pick_member(store: Store, group_id: str, key: str | None) -> str:
-    """The model OCID a predict call names by inference key or model OCID; a group of one needs no key."""
+    """The model OCID a predict call names by inference key or model OCID; a group of one needs no key,
+    and a STACKED group's call naming none goes to its base model (vLLM serves the base under its
+    ``--served-model-name`` and each fine-tuned weight as a LoRA adapter named by its inference key)."""
     entries = members(store, group_id)
     if key is None:
         if len(entries) == 1:
             return str(entries[0]["modelId"])
+        base = base_model(store, group_id)
+        if base is not None:
+            return base
         keys = ", ".join(sorted(str(e.get("inferenceKey") or e["modelId"]) for e in entries))
         raise invalid(
             f"this deployment serves a model group: name a member in the {MEMBER_HEADER} header (or a JSON "

@@ -15,6 +15,11 @@ from typing import Any
 
 from reconciler.emulator.core.errors import invalid, missing, require
 from reconciler.emulator.datascience.config_rules import check_container, check_instance, check_scaling
+from reconciler.emulator.datascience.flex_rules import (
+    is_flex,
+    merge_flex_infrastructure,
+    validate_flex_infrastructure,
+)
 
 UPDATABLE_STATES = ("ACTIVE", "INACTIVE", "NEEDS_ATTENTION")
 ENVIRONMENT_VARIABLES_MAX_BYTES = 2048
@@ -108,18 +113,21 @@ def validate_config(config: Any) -> None:
     """Refuse a ``modelDeploymentConfigurationDetails`` that the service would refuse."""
     if not isinstance(config, dict):
         raise missing("modelDeploymentConfigurationDetails")
-    if config.get("deploymentType") != "SINGLE_MODEL":
+    if config.get("deploymentType") != "SINGLE_MODEL" and not is_flex(config):
         raise invalid(f"deploymentType {config.get('deploymentType')!r} is not supported by the emulator")
     model_config = config.get("modelConfigurationDetails")
     if not isinstance(model_config, dict):
         raise missing("modelDeploymentConfigurationDetails.modelConfigurationDetails")
     require(model_config, "modelId")
-    instance = model_config.get("instanceConfiguration")
-    if not isinstance(instance, dict) or not instance.get("instanceShapeName"):
-        raise missing("modelConfigurationDetails.instanceConfiguration.instanceShapeName")
-    check_shape(instance)
-    check_instance(instance)
-    check_scaling(model_config.get("scalingPolicy"))
+    if is_flex(config):  # a share of a compute target's cluster: no instances of its own
+        validate_flex_infrastructure(config)
+    else:
+        instance = model_config.get("instanceConfiguration")
+        if not isinstance(instance, dict) or not instance.get("instanceShapeName"):
+            raise missing("modelConfigurationDetails.instanceConfiguration.instanceShapeName")
+        check_shape(instance)
+        check_instance(instance)
+        check_scaling(model_config.get("scalingPolicy"))
     environment = config.get("environmentConfigurationDetails")
     if environment is not None:
         kind = environment.get("environmentConfigurationType")
@@ -151,6 +159,7 @@ def merge_update(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
             if not model_update.get("modelId"):
                 raise missing("modelConfigurationDetails.modelId")
             config["modelConfigurationDetails"].update(model_update)
+        merge_flex_infrastructure(config, config_update)
         if config_update.get("environmentConfigurationDetails") is not None:
             config["environmentConfigurationDetails"] = config_update["environmentConfigurationDetails"]
     return merged
@@ -179,6 +188,8 @@ def changed_groups(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
     if (old_model.get("instanceConfiguration"), old_model.get("scalingPolicy")) != (
         new_model.get("instanceConfiguration"),
         new_model.get("scalingPolicy"),
+    ) or old_config.get("infrastructureConfigurationDetails") != new_config.get(
+        "infrastructureConfigurationDetails"
     ):
         groups.add("compute")
     old_env = old_config.get("environmentConfigurationDetails") or {}

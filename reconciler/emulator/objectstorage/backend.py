@@ -18,6 +18,12 @@ from typing import Any
 from reconciler.emulator.core.errors import ApiError, invalid, not_found, require
 from reconciler.emulator.core.signing import TENANCY, USER
 from reconciler.emulator.core.store import BlobInfo, Staged, Store, new_etag, now_rfc3339
+from reconciler.emulator.objectstorage.versions import (
+    UPDATE_VERSIONING_VALUES,
+    VERSIONING_VALUES,
+    Versions,
+    new_version_id,
+)
 
 #: what an object is served as when its PUT named no Content-Type (as OCI does)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -46,6 +52,7 @@ class ObjectStorageBackend:
     def __init__(self, store: Store, auto_create: bool = False) -> None:
         self.store = store
         self.auto_create = auto_create
+        self.versions = Versions(store)
         # a state folder written before buckets existed: the buckets its objects are in exist
         for key in list(self.objects) + [u["key"] for u in self.uploads.values()]:
             namespace, bucket, _ = key.split("/", 2)
@@ -90,7 +97,7 @@ class ObjectStorageBackend:
             "objectEventsEnabled": bool(body.get("objectEventsEnabled")),
             "freeformTags": body.get("freeformTags") or {},
             "definedTags": body.get("definedTags") or {},
-            "versioning": "Disabled",
+            "versioning": body.get("versioning") or "Disabled",
             "autoTiering": "Disabled",
             "isReadOnly": False,
             "replicationEnabled": False,
@@ -107,6 +114,8 @@ class ObjectStorageBackend:
             raise invalid(
                 f"bucket name {name!r} is not valid: use 1-256 letters, digits, dashes, underscores or periods"
             )
+        if body.get("versioning") not in (None, *VERSIONING_VALUES):
+            raise invalid(f"versioning must be one of {', '.join(VERSIONING_VALUES)}")
         if f"{namespace}/{name}" in self.buckets:
             raise ApiError(
                 409,
@@ -142,6 +151,30 @@ class ObjectStorageBackend:
             return self._new_bucket(namespace, name, TENANCY, {})
         return self.bucket(namespace, name)
 
+    def update_bucket(
+        self, namespace: str, name: str, body: dict[str, Any], if_match: str | None
+    ) -> dict[str, Any]:
+        """UpdateBucket: versioning (Enabled or Suspended: never back to Disabled), metadata and tags."""
+        bucket = self.bucket(namespace, name)
+        if if_match and if_match != bucket["etag"]:
+            raise ApiError(412, "IfMatchFailed", "the bucket's etag does not match if-match")
+        versioning = body.get("versioning")
+        if versioning is not None and versioning not in UPDATE_VERSIONING_VALUES:
+            raise invalid(f"versioning must be one of {', '.join(UPDATE_VERSIONING_VALUES)}")
+        if versioning == "Suspended" and bucket["versioning"] == "Disabled":
+            raise invalid("versioning can be suspended only on a bucket where it is enabled")
+        if versioning is not None:
+            bucket["versioning"] = versioning
+        for field in BUCKET_FIELDS:
+            if body.get(field) is not None:
+                bucket[field] = body[field]
+        bucket["etag"] = new_etag()
+        return bucket
+
+    def versioned(self, key: str) -> bool:
+        namespace, bucket, _ = key.split("/", 2)
+        return self.buckets.get(f"{namespace}/{bucket}", {}).get("versioning") == "Enabled"
+
     def list_buckets(self, namespace: str, compartment_id: str) -> list[dict[str, Any]]:
         self.check_namespace(namespace)
         found = [
@@ -162,7 +195,7 @@ class ObjectStorageBackend:
         if if_match and if_match != bucket["etag"]:
             raise ApiError(412, "IfMatchFailed", "the bucket's etag does not match if-match")
         folder = f"{namespace}/{name}/"
-        if any(k.startswith(folder) for k in self.objects):
+        if any(k.startswith(folder) for k in self.objects) or self.versions.any_under(folder):
             raise ApiError(
                 409, "BucketNotEmpty", f"Bucket named '{name}' is not empty. Delete all objects first."
             )
@@ -178,11 +211,19 @@ class ObjectStorageBackend:
 
     def write(self, key: str, content: bytes | Staged) -> dict[str, Any]:
         """Store ``content`` as the object ``key`` (also how Data Science imports an artifact)."""
+        self._keep_previous(key)
         return self._record(key, self.store.keep(self.blob_of(key), content))
 
     def copy_in(self, key: str, blob: str) -> dict[str, Any]:
         """The blob ``blob`` (a model artifact) copied to the object ``key``."""
+        self._keep_previous(key)
         return self._record(key, self.store.copy(blob, self.blob_of(key)))
+
+    def _keep_previous(self, key: str) -> None:
+        """In a versioned bucket, the object about to be replaced becomes a noncurrent version."""
+        current = self.objects.get(key)
+        if current is not None and self.versioned(key):
+            self.versions.retire(key, current)
 
     @staticmethod
     def blob_of(key: str) -> str:
@@ -195,6 +236,7 @@ class ObjectStorageBackend:
             "etag": new_etag(),
             "md5": info.md5,
             "timeCreated": now_rfc3339(),
+            "versionId": new_version_id(),
         }
         self.objects[key] = record
         return record
@@ -230,19 +272,31 @@ class ObjectStorageBackend:
         record["contentType"] = content_type or DEFAULT_CONTENT_TYPE
         return record
 
-    def get(self, namespace: str, bucket: str, name: str) -> tuple[str, dict[str, Any]]:
+    def get(
+        self, namespace: str, bucket: str, name: str, version_id: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """The object's record: the current version, or the one ``version_id`` names."""
         self.bucket(namespace, bucket)
         key = object_key(namespace, bucket, name)
         record = self.objects.get(key)
+        if version_id and (record is None or record.get("versionId") != version_id):
+            record = self.versions.find(key, version_id)
+            if record is not None and record.get("isDeleteMarker"):
+                record = None
         if record is None:
             raise ApiError(404, "ObjectNotFound", f"object {name} not found")
         return key, record
 
     def delete(self, namespace: str, bucket: str, name: str, if_match: str | None) -> None:
+        """In a versioned bucket the object becomes a noncurrent version behind a delete marker."""
         key, record = self.get(namespace, bucket, name)
         if if_match and if_match != record["etag"]:
             raise ApiError(412, "IfMatchFailed", "the object's etag does not match if-match")
-        self.store.delete_blob(record["blob"])
+        if self.versioned(key):
+            self.versions.retire(key, record)
+            self.versions.mark_deleted(key)
+        else:
+            self.store.delete_blob(record["blob"])
         del self.objects[key]
 
     def list_objects(
@@ -255,6 +309,13 @@ class ObjectStorageBackend:
         names = sorted(k[len(folder) :] for k in self.objects if k.startswith(folder))
         wanted = (fields & LISTED_FIELDS) or frozenset({"size", "etag"})
         return [self._summary(n, self.objects[folder + n], wanted) for n in names if n.startswith(prefix)]
+
+    def list_object_versions(
+        self, namespace: str, bucket: str, prefix: str, fields: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        """``ObjectVersionSummary`` items under ``prefix``: per name, the current version, then older ones."""
+        self.bucket(namespace, bucket)
+        return self.versions.listing(f"{namespace}/{bucket}/", self.objects, prefix, fields)
 
     @staticmethod
     def _summary(name: str, record: dict[str, Any], wanted: frozenset[str]) -> dict[str, Any]:
@@ -327,6 +388,7 @@ class ObjectStorageBackend:
                 raise invalid(f"part {part['partNum']} was not uploaded or its etag differs")
             blobs.append(stored["blob"])
         key = upload["key"]
+        self._keep_previous(key)
         record = self._record(key, self.store.join(blobs, self.blob_of(key)))
         record["contentType"] = upload.get("contentType") or DEFAULT_CONTENT_TYPE
         self._forget_upload(upload_id, upload)

@@ -28,6 +28,8 @@ class ObjectStorageRoutes:
         add("GET", "/n/{ns}/b/", "ListBuckets", self.list_buckets)
         add("GET", "/n/{ns}/b/{bucket}", "GetBucket", self.get_bucket)
         add("HEAD", "/n/{ns}/b/{bucket}", "HeadBucket", self.head_bucket)
+        add("POST", "/n/{ns}/b/{bucket}", "UpdateBucket", self.update_bucket, mutating=True)
+        add("GET", "/n/{ns}/b/{bucket}/objectversions", "ListObjectVersions", self.list_object_versions)
         add("DELETE", "/n/{ns}/b/{bucket}", "DeleteBucket", self.delete_bucket, mutating=True)
         add("GET", "/n/{ns}/b/{bucket}/o", "ListObjects", self.list_objects)
         add("PUT", "/n/{ns}/b/{bucket}/o/{name}", "PutObject", self.put_object, mutating=True, streamed=True)
@@ -92,6 +94,11 @@ class ObjectStorageRoutes:
             return Response(304, None, {"etag": bucket["etag"]})
         return Response(200, None, {"etag": bucket["etag"]})
 
+    def update_bucket(self, request: Request) -> Response:
+        p = request.params
+        bucket = self.backend.update_bucket(p["ns"], p["bucket"], request.json_object(), request.if_match)
+        return Response(200, bucket, {"etag": bucket["etag"]})
+
     def delete_bucket(self, request: Request) -> Response:
         self.backend.delete_bucket(request.params["ns"], request.params["bucket"], request.if_match)
         return Response(204, None)
@@ -109,17 +116,24 @@ class ObjectStorageRoutes:
             request.headers.get("if-none-match"),
             request.headers.get("content-type"),
         )
-        return Response(200, None, {"etag": record["etag"], "opc-content-md5": record["md5"]})
+        return Response(
+            200, None, {"etag": record["etag"], "opc-content-md5": record["md5"], **_version(record)}
+        )
+
+    def _object(self, request: Request) -> dict[str, Any]:
+        p = request.params
+        return self.backend.get(p["ns"], p["bucket"], p["name"], request.query.get("versionId"))[1]
 
     def get_object(self, request: Request) -> Response:
-        _, record = self.backend.get(request.params["ns"], request.params["bucket"], request.params["name"])
-        headers = {"etag": record["etag"], "content-md5": record["md5"]}
+        record = self._object(request)
+        headers = {"etag": record["etag"], "content-md5": record["md5"], **_version(record)}
         body = FileBody(self.backend.store.open_blob(record["blob"]), record["size"])
         return Response(200, body, headers, _content_type(record))
 
     def head_object(self, request: Request) -> Response:
-        _, record = self.backend.get(request.params["ns"], request.params["bucket"], request.params["name"])
+        record = self._object(request)
         headers = {
+            **_version(record),
             "etag": record["etag"],
             "content-md5": record["md5"],
             "content-length": str(record["size"]),
@@ -138,6 +152,15 @@ class ObjectStorageRoutes:
             request.params["ns"], request.params["bucket"], request.query.get("prefix") or "", fields
         )
         return Response(200, {"objects": objects})
+
+    def list_object_versions(self, request: Request) -> Response:
+        fields = frozenset(f for f in (request.query.get("fields") or "").split(",") if f)
+        p = request.params
+        items = self.backend.list_object_versions(
+            p["ns"], p["bucket"], request.query.get("prefix") or "", fields
+        )
+        page = paginate(items, request, default_limit=1000)
+        return Response(200, {"items": page.body, "prefixes": []}, page.headers)
 
     # -- multipart uploads --
 
@@ -189,6 +212,11 @@ class ObjectStorageRoutes:
         p = request.params
         self.backend.abort(p["ns"], p["bucket"], request.query.get("uploadId", ""))
         return Response(204, None)
+
+
+def _version(record: dict[str, Any]) -> dict[str, str]:
+    """The ``version-id`` header (objects stored before versions were recorded have none)."""
+    return {"version-id": record["versionId"]} if record.get("versionId") else {}
 
 
 def _content_type(record: dict[str, Any]) -> str:

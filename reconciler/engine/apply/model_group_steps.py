@@ -24,6 +24,16 @@ GROUP_TYPES = {
 }
 
 
+def group_details(desired: dict[str, Any], custom: list[Any]) -> ds.ModelGroupDetails:
+    """The type-specific part of a group: a STACKED group also names its base model (one of its members,
+    resolved from this apply's models like every member)."""
+    if desired["type"] == "STACKED":
+        return ds.StackedModelGroupDetails(
+            custom_metadata_list=custom or None, base_model_id=desired["baseModelId"]
+        )
+    return GROUP_TYPES[desired["type"]](custom_metadata_list=custom or None)
+
+
 class ModelGroupSteps:
     def __init__(self, calls: Calls) -> None:
         self.calls = calls
@@ -59,7 +69,7 @@ class ModelGroupSteps:
             project_id=desired["projectId"],
             display_name=desired["displayName"],
             description=desired.get("description"),
-            model_group_details=GROUP_TYPES[desired["type"]](custom_metadata_list=custom or None),
+            model_group_details=group_details(desired, custom),
             member_model_entries=ds.MemberModelEntries(
                 member_model_details=[
                     ds.MemberModelDetails(inference_key=m["inferenceKey"], model_id=m["modelId"])

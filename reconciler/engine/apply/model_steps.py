@@ -26,8 +26,10 @@ from reconciler.core.desired import model_details_record
 from reconciler.core.errors import ArtifactError
 from reconciler.core.live import GONE_STATES
 from reconciler.core.plan import Action, Change
+from reconciler.core.weights import DESCRIPTION_FILE
 from reconciler.engine.apply.calls import Calls, retry_token
 from reconciler.engine.apply.options import ChangeFailed
+from reconciler.engine.apply.weights_steps import by_reference, planned_description, with_description_flag
 
 
 class ModelSteps:
@@ -47,6 +49,8 @@ class ModelSteps:
             self._update_details(change, desired, change.live_id)
             return change.live_id
         identity = desired["identity"]
+        # weights by reference changed since the plan fail the change before any model is made
+        description = planned_description(self.provider, desired) if by_reference(desired) else None
         model_id, retired = self._find_model(desired["compartmentId"], change.key, identity)
         if model_id is None:
             model_id = self._create(change, desired, retired)
@@ -54,7 +58,7 @@ class ModelSteps:
             # provenance first: a model is never usable without it (a model uploaded by an earlier run keeps
             # that run's record)
             self._record_provenance(change, desired, model_id)
-            self._upload(change, desired, model_id)
+            self._upload(change, desired, model_id, description)
         self._clear_pending(change, model_id)
         return model_id
 
@@ -62,6 +66,7 @@ class ModelSteps:
         client = self.provider.data_science
         identity = desired["identity"]
         defined, custom = metadata_lists(desired)
+        custom = with_description_flag(desired, custom)
         schemas = self._schemas(desired)
         details = ds.CreateModelDetails(
             input_schema=schemas.get("inputSchema"),
@@ -175,6 +180,7 @@ class ModelSteps:
         response = self.provider.call("GetModel", client.get_model, model_id)
         tags = {**(response.data.freeform_tags or {}), TAG_DETAILS: model_details_record(desired)}
         defined, custom = metadata_lists(desired)
+        custom = with_description_flag(desired, custom)
         details = ds.UpdateModelDetails(
             display_name=desired["displayName"],
             description=desired.get("description") or "",
@@ -231,9 +237,13 @@ class ModelSteps:
             return False
         return True
 
-    def _upload(self, change: Change, desired: dict[str, Any], model_id: str) -> None:
-        client = self.provider.data_science
+    def _upload(
+        self, change: Change, desired: dict[str, Any], model_id: str, description: bytes | None = None
+    ) -> None:
         source = desired.get("artifactPath")
+        if description is not None:  # weights by reference: a small description, no byte of the weights
+            self._send(change, model_id, description, len(description), DESCRIPTION_FILE)
+            return
         if source is None:
             self._export_from_object_storage(change, desired["artifact"], model_id)
             return
@@ -250,7 +260,11 @@ class ModelSteps:
             self._export_from_object_storage(change, uri, model_id)
             return
         # streamed: the zip is made while the request is sent, with no temporary file (see zipstream)
-        body = self.calls.hooks.wrap_upload(ZipStream(prepared))
+        self._send(change, model_id, self.calls.hooks.wrap_upload(ZipStream(prepared)), prepared.size)
+
+    def _send(self, change: Change, model_id: str, body: Any, size: int, name: str = "artifact.zip") -> None:
+        """CreateModelArtifact with ``body`` (``size`` bytes), downloaded later as ``name``."""
+        client = self.provider.data_science
         try:
             self.calls.write(
                 change,
@@ -258,8 +272,8 @@ class ModelSteps:
                 client.create_model_artifact,
                 model_id,
                 body,
-                content_length=prepared.size,
-                content_disposition='attachment; filename="artifact.zip"',
+                content_length=size,
+                content_disposition=f'attachment; filename="{name}"',
             )
         except Conflict as exc:
             # "already has an artifact" is an earlier, interrupted run's upload; any other 409 (the model is
