@@ -174,32 +174,55 @@ def searched_compartments(provider: Any, stack: str) -> set[str]:
     that does not allow the search (IAM) or a service without it answers nothing: the plan then reads the
     compartments it knows, as before. The answer names every resource of the stack (1,000 a page), so its
     pages are read as plain JSON and only each item's compartment is kept.
+
+    A fleet's stacks (``shared_reads``) make one search per resync between them, for every resource with
+    an ``mdr-stack`` tag, and each keeps its own stack's compartments: a resync of S stacks costs
+    ceil(R/1000) pages for the R tagged resources, not S searches. Alone (``mdr plan``), the search asks
+    for this stack's tag only: ceil(N/1000) pages for its N resources, as before.
     """
-    details = oci.resource_search.models.StructuredSearchDetails(
-        type="Structured",
-        query=f"query all resources where (freeformTags.key = '{TAG_STACK}' && freeformTags.value = '{stack}')",
-    )
+    shared = getattr(provider, "shared_reads", None)
+    if shared is None:
+        query = (
+            f"query all resources where (freeformTags.key = '{TAG_STACK}' && freeformTags.value = '{stack}')"
+        )
+        return {compartment for _, compartment in _tagged_compartments(provider, query)}
+    fleet_query = f"query all resources where freeformTags.key = '{TAG_STACK}'"
+
+    def read() -> list[list[dict[str, Any]]]:
+        pairs = sorted(_tagged_compartments(provider, fleet_query))
+        return [[{"stack": name, "compartment": compartment} for name, compartment in pairs]]
+
+    pages = shared.per_resync(("SearchResources", TAG_STACK), read)
+    wanted = stack.lower()  # OCI Search's = ignores case, as the single-stack query does
+    return {row["compartment"] for page in pages for row in page if row["stack"].lower() == wanted}
+
+
+def _tagged_compartments(provider: Any, query: str) -> set[tuple[str, str]]:
+    """(``mdr-stack`` value, compartment) of every resource the structured ``query`` finds, page by page;
+    what was found before the search was refused (IAM, no such service) when it is."""
+    details = oci.resource_search.models.StructuredSearchDetails(type="Structured", query=query)
     client = provider.resource_search
-    found: set[str] = set()
+    found: set[tuple[str, str]] = set()
     page: str | None = None
     try:
         while True:  # the answer is a collection with .items, so not list_pages' shape
-            query = {"limit": 1000, **({"page": page} if page else {})}
+            params = {"limit": 1000, **({"page": page} if page else {})}
             response = provider.call(
                 "SearchResources",
                 raw_call,
                 client,
                 "/resources",
-                query,
+                params,
                 "search_resources",
                 None,
                 "POST",
                 details,
             )
             items = (json.loads(response.data) if response.data else {}).get("items") or []
-            found |= {
-                str(i["compartmentId"]) for i in items if isinstance(i, dict) and i.get("compartmentId")
-            }
+            for item in items:
+                if isinstance(item, dict) and item.get("compartmentId"):
+                    tags = item.get("freeformTags") or {}
+                    found.add((str(tags.get(TAG_STACK, "")), str(item["compartmentId"])))
             if not response.has_next_page:
                 return found
             page = response.next_page

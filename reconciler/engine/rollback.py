@@ -84,26 +84,31 @@ def rollback_change(
     if _deployment(live, name).group_id:
         return _group_change(live, name, to, group_update)
     deployment_id, current, target = rollback_target(live, name, to)
-    live_deployment = next(d for d in live.deployments if d.id == deployment_id)
-    change = Change(
-        id=f"ModelDeployment/{name}",
-        kind=Kind.DEPLOYMENT,
-        key=f"ModelDeployment/{name}",
-        action=Action.UPDATE,
-        name=name,
-        live_id=deployment_id,
-        fingerprint=deployment_fingerprint(live_deployment),
-        reason=f"rollback from {current} to {target}",
-        steps=[Step("UpdateModelDeployment", f"swap model to {target}", "model", ("model.id",))],
-        desired={"model": {"id": target}, "infrastructure": {}, "runtime": {"type": "conda"}},
-    )
+    change = _swap(live, name, deployment_id, f"rollback from {current} to {target}")
+    change.steps = [Step("UpdateModelDeployment", f"swap model to {target}", "model", ("model.id",))]
+    change.desired = {"model": {"id": target}, "infrastructure": {}, "runtime": {"type": "conda"}}
     return change, current, target
 
 
 def _group_change(live: LiveState, name: str, to: str | None, update_type: str) -> tuple[Change, str, str]:
     deployment_id, current, target = group_rollback_target(live, name, to)
+    change = _swap(live, name, deployment_id, f"rollback from model group {current} to {target}")
+    change.steps = [
+        Step("UpdateModelDeployment", f"point at model group {target}", "model", ("model.groupId",))
+    ]
+    change.desired = {
+        "model": {"groupId": target},
+        "groupUpdateType": update_type,
+        "infrastructure": {},
+        "runtime": {"type": "conda"},
+    }
+    return change, current, target
+
+
+def _swap(live: LiveState, name: str, deployment_id: str, reason: str) -> Change:
+    """The update that points deployment ``name`` at another model (or group): steps and body to fill in."""
     live_deployment = next(d for d in live.deployments if d.id == deployment_id)
-    change = Change(
+    return Change(
         id=f"ModelDeployment/{name}",
         kind=Kind.DEPLOYMENT,
         key=f"ModelDeployment/{name}",
@@ -111,16 +116,8 @@ def _group_change(live: LiveState, name: str, to: str | None, update_type: str) 
         name=name,
         live_id=deployment_id,
         fingerprint=deployment_fingerprint(live_deployment),
-        reason=f"rollback from model group {current} to {target}",
-        steps=[Step("UpdateModelDeployment", f"point at model group {target}", "model", ("model.groupId",))],
-        desired={
-            "model": {"groupId": target},
-            "groupUpdateType": update_type,
-            "infrastructure": {},
-            "runtime": {"type": "conda"},
-        },
+        reason=reason,
     )
-    return change, current, target
 
 
 def check_group_members(provider: Any, group_id: str) -> None:

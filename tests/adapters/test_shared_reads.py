@@ -4,6 +4,7 @@ a list from before their own write."""
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import ExitStack
 
 from support.world import World
@@ -77,6 +78,38 @@ def test_a_read_in_flight_across_a_write_is_not_kept() -> None:
 
     assert shared.pages(key, read_during_a_write) == [[{"state": "before the write"}]]
     assert shared.pages(key, lambda: [[{"state": "after"}]]) == [[{"state": "after"}]]
-    assert shared.pages(key, lambda: [[{"state": "not read again"}]]) == [[{"state": "after"}]]
+    assert list(shared.pages(key, lambda: [[{"state": "not read again"}]])) == [[{"state": "after"}]]
     shared.after_call("GetWorkRequest")  # reads drop nothing
-    assert shared.pages(key, lambda: [[{"state": "not read again"}]]) == [[{"state": "after"}]]
+    assert list(shared.pages(key, lambda: [[{"state": "not read again"}]])) == [[{"state": "after"}]]
+
+
+def test_a_reader_changing_its_pages_changes_nobody_elses() -> None:
+    shared = SharedReads(max_age=60)
+    key = ("ListModels", "/models", "{}")
+    shared.pages(key, lambda: [[{"name": "a"}], [{"name": "b"}]])
+    mine = list(shared.pages(key, lambda: [[{"name": "not read again"}]]))
+    mine[0][0]["name"] = "changed by one stack"
+    assert list(shared.pages(key, lambda: [[{"name": "not read again"}]])) == [
+        [{"name": "a"}],
+        [{"name": "b"}],
+    ]
+
+
+def test_pages_too_old_to_serve_are_not_kept() -> None:
+    shared = SharedReads(max_age=0.2)
+    shared.pages(("ListModels", "/models", "{}"), lambda: [[{"name": "a"}]])
+    assert shared.held() == 1
+    deadline = time.monotonic() + 5
+    while shared.held() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shared.held() == 0, "a controller idle between resyncs holds no list"
+
+
+def test_what_is_kept_for_a_resync_survives_writes_until_the_next_resync() -> None:
+    shared = SharedReads(max_age=60)
+    key = ("SearchResources", "mdr-stack")
+    assert shared.per_resync(key, lambda: [[{"stack": "a"}]]) == [[{"stack": "a"}]]
+    shared.after_call("CreateModelDeployment")
+    assert shared.per_resync(key, lambda: [[{"stack": "read again"}]]) == [[{"stack": "a"}]]
+    shared.new_resync()
+    assert shared.per_resync(key, lambda: [[{"stack": "b"}]]) == [[{"stack": "b"}]]

@@ -134,3 +134,15 @@ def test_free_text_search_is_refused(search: Any) -> None:
     details = rm.FreeTextSearchDetails(text="risk", type="FreeText")
     error = service_error(lambda: search.search_resources(details))
     assert (error.status, error.code) == (400, "InvalidParameter")
+
+
+def test_the_fleets_query_finds_every_resource_with_the_tag_whatever_its_value(ds: Any, search: Any) -> None:
+    risk = deploy(ds, "r", COMPARTMENT, {"mdr-stack": "risk"})
+    fraud = deploy(ds, "f", OTHER, {"mdr-stack": "fraud"})
+    deploy(ds, "untagged", COMPARTMENT, {"team": "mdr-stack"})  # the value, not the key
+    found = query(search, "query all resources where freeformTags.key = 'MDR-STACK'")
+    assert {i.identifier for i in found if i.resource_type == "DataScienceModelDeployment"} == {risk, fraud}
+    assert {(i.freeform_tags["mdr-stack"], i.compartment_id) for i in found} >= {
+        ("risk", COMPARTMENT),
+        ("fraud", OTHER),
+    }

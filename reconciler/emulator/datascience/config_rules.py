@@ -110,20 +110,28 @@ def _check_rule(rule: Any, where: str) -> None:
         )
 
 
-def check_scaling(policy: Any) -> None:
-    """A FIXED_SIZE count, or an AUTOSCALING policy: one THRESHOLD policy, its counts and rules."""
+def autoscaling(policy: Any) -> bool:
+    """True for an AUTOSCALING policy (for the caller to check); None or a valid FIXED_SIZE count is False.
+    Both deployment kinds' scaling policies (instance pools, compute targets) start this way."""
     if policy is None:
-        return
+        return False
     if not isinstance(policy, dict):
         raise invalid("scalingPolicy must be an object")
     kind = policy.get("policyType")
     if kind == "FIXED_SIZE":
         count = policy.get("instanceCount")
-        if not isinstance(count, int) or count < 1:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise invalid("scalingPolicy.instanceCount must be at least 1")
-        return
+        return False
     if kind != "AUTOSCALING":
         raise invalid(f"scalingPolicy.policyType {kind!r} is not FIXED_SIZE or AUTOSCALING")
+    return True
+
+
+def check_scaling(policy: Any) -> None:
+    """A FIXED_SIZE count, or an AUTOSCALING policy: one THRESHOLD policy, its counts and rules."""
+    if not autoscaling(policy):
+        return
     cool_down = policy.get("coolDownInSeconds")
     if cool_down is not None and (not isinstance(cool_down, int) or cool_down < MIN_COOL_DOWN_SECONDS):
         raise invalid(f"scalingPolicy.coolDownInSeconds must be at least {MIN_COOL_DOWN_SECONDS}")

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from reconciler.emulator.core.errors import invalid, missing
+from reconciler.emulator.datascience.config_rules import autoscaling
 
 FLEX = "SINGLE_MODEL_FLEX"
 METRIC_TYPES = ("CPU_UTILIZATION", "MEMORY_UTILIZATION")
@@ -102,18 +103,8 @@ def _check_rule(rule: Any, where: str) -> None:
 
 
 def _check_scaling(policy: Any) -> None:
-    if policy is None:
+    if not autoscaling(policy):
         return
-    if not isinstance(policy, dict):
-        raise invalid("scalingPolicy must be an object")
-    kind = policy.get("policyType")
-    if kind == "FIXED_SIZE":
-        count = policy.get("instanceCount")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise invalid("scalingPolicy.instanceCount must be at least 1")
-        return
-    if kind != "AUTOSCALING":
-        raise invalid(f"scalingPolicy.policyType {kind!r} is not FIXED_SIZE or AUTOSCALING")
     policies = policy.get("autoScalingPolicies")
     if not isinstance(policies, list) or len(policies) != 1:
         raise invalid("scalingPolicy.autoScalingPolicies must hold exactly one THRESHOLD policy")

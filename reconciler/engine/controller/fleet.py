@@ -5,7 +5,9 @@ reads the source once, finds the stacks (``discovery``), runs a controller per s
 routes changes to them: a file under a stack's folder wakes that stack, any other file (an overlay's base)
 wakes them all, a new commit wakes them all. A stack whose ``mdr.yaml`` disappears is stopped and reported
 (``/status`` ``vanished``, a warning in the log): its resources are left exactly as they are, never pruned.
-With sharding (``sharding.Shards``) a replica runs only the stacks whose per-stack lease it holds.
+With sharding (``sharding.ShardLeases``) a replica runs only the stacks whose per-stack lease it holds; its
+look at the leases runs on a thread and cadence of its own (``leaseloop``), never behind a discovery or the
+start-up of stacks, so a dead replica's stacks are claimed within a tenth of the TTL of their expiry.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.metrics_core import Metric
@@ -32,7 +34,9 @@ from reconciler.core.errors import MdrError
 from reconciler.engine.apply import ApplyOptions
 from reconciler.engine.controller.config import ControllerConfig
 from reconciler.engine.controller.discovery import Discovery, discover
+from reconciler.engine.controller.leaseloop import LeaseLoop, Shards
 from reconciler.engine.controller.loop import Controller
+from reconciler.engine.controller.startup import Starter
 from reconciler.engine.controller.triggers import watch_source
 
 log = logging.getLogger("mdr.controller")
@@ -73,17 +77,6 @@ class StackSource(LocalSource):
         return Snapshot(self.path, self._revision())
 
 
-class Shards(Protocol):
-    """Which of the discovered stacks this replica serves (all of them, unless sharded)."""
-
-    #: seconds between two looks
-    period: float
-
-    def choose(self, folders: list[str], serving: set[str]) -> set[str]: ...
-
-    def close(self) -> None: ...
-
-
 @dataclass
 class Member:
     folder: str
@@ -91,6 +84,11 @@ class Member:
     controller: Controller
     thread: threading.Thread
     started: float = 0.0
+
+    def ended(self) -> bool:
+        """Its controller's thread ran and returned unasked (its mdr.yaml could not be read)."""
+        thread = self.thread
+        return thread.ident is not None and not thread.is_alive() and not self.controller.stop.is_set()
 
 
 class Fleet:
@@ -118,6 +116,7 @@ class Fleet:
         self._root: Path | None = None
         #: one paginated read per compartment and resync, whichever stacks ask (``adapters.shared_reads``)
         self.shared_reads = SharedReads(max_age=SHARED_READ_SECONDS)
+        self._starter = Starter(self.stop)
         self._next_resync = 0.0
         self.registry = CollectorRegistry()
         self._stacks_gauge = Gauge(
@@ -135,17 +134,31 @@ class Fleet:
         if snapshot is None:
             raise MdrError("cannot read the manifests at start; see the error above")
         self._start_watcher(snapshot.root)
+        # the search for moved deployments is shared for a whole resync; the fleet's resyncs come at least
+        # this often, so a stack reconciled between two (a file change) uses one at most an interval old
+        self.shared_reads.resync_max_age = self.config.interval
+        leases: LeaseLoop | None = None
+        if self.shards is not None:
+            self._discover()  # the first look claims among the stacks found
+            leases = LeaseLoop(self.shards, self._folders, self._serving, self._serve, self.stop).start()
         try:
             self._schedule_resync()
             while not self.stop.is_set():
-                self._reconcile_membership()
+                found = self._discover()
+                if leases is None:
+                    self._serve(set(found.stacks))
+                else:
+                    leases.wake()  # stacks may have appeared or vanished: look at once
                 if time.monotonic() >= self._next_resync:
+                    self.shared_reads.new_resync()
                     self._request(None, "resync")  # together, so their reads are shared
                     self._schedule_resync()
-                period = self.config.interval if self.shards is None else self._shard_period()
-                self.trigger.wait(max(0.0, min(period, self._next_resync - time.monotonic())))
+                self.trigger.wait(max(0.0, min(self.config.interval, self._next_resync - time.monotonic())))
                 self.trigger.clear()
         finally:
+            self.stop.set()
+            if leases is not None:
+                leases.join()
             self._stop_all()
             if self.shards is not None:
                 self.shards.close()
@@ -154,10 +167,6 @@ class Fleet:
     def _schedule_resync(self) -> None:
         jitter = self.config.jitter
         self._next_resync = time.monotonic() + self.config.interval * random.uniform(1 - jitter, 1 + jitter)
-
-    def _shard_period(self) -> float:
-        assert self.shards is not None
-        return min(self.config.interval, self.shards.period)
 
     def shutdown(self) -> None:
         self.stop.set()
@@ -194,24 +203,10 @@ class Fleet:
             paths = [Path(p) for _, p in changes if not Path(p).name.startswith(".")]
             if not paths:
                 continue
-            folders = self._owners(root, paths)
+            with self._lock:
+                members = list(self._members)
+            folders = owners(root, members, paths)
             self._request(folders, "file change: " + ", ".join(sorted({p.name for p in paths})[:5]))
-
-    def _owners(self, root: Path, paths: Iterable[Path]) -> set[str] | None:
-        """The stacks the changed paths belong to; None (all) when one is outside every stack (a base)."""
-        with self._lock:
-            folders = list(self._members)
-        root = root.resolve()
-        owners: set[str] = set()
-        for path in paths:
-            relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else ""
-            owner = next(
-                (f for f in folders if f == "." or relative == f or relative.startswith(f + "/")), None
-            )
-            if owner is None:
-                return None
-            owners.add(owner)
-        return owners
 
     def _request(self, folders: set[str] | None, reason: str) -> None:
         with self._lock:
@@ -236,25 +231,42 @@ class Fleet:
 
     # -- membership --
 
-    def _reconcile_membership(self) -> None:
+    def _discover(self) -> Discovery:
+        """Walk the tree for stacks (on a change, a new commit, a resync); the lease loop uses the last."""
         root = self._root
-        if root is None:
-            return
+        assert root is not None
         found = discover(root)
-        for problem in found.problems:
-            if problem not in self._discovery.problems:
-                log.error("stack not served", extra={"problem": problem})
-        folders = sorted(found.stacks)
-        self._restart_stale(found)
         with self._lock:
-            serving = set(self._members)
-            self._discovery = found
-        wanted = set(folders) if self.shards is None else self.shards.choose(folders, serving)
+            before, self._discovery = self._discovery, found
+        for problem in found.problems:
+            if problem not in before.problems:
+                log.error("stack not served", extra={"problem": problem})
+        return found
+
+    def _folders(self) -> list[str]:
+        with self._lock:
+            return sorted(self._discovery.stacks)
+
+    def _serving(self) -> set[str]:
+        with self._lock:
+            return set(self._members)
+
+    def _serve(self, wanted: set[str]) -> None:
+        """Start the controllers of the ``wanted`` stacks found, stop the others (one thread calls this: the
+        fleet's loop, or the lease loop when sharded). Starting one only starts its thread."""
+        with self._lock:
+            found = self._discovery
+        self._restart_stale(found)
+        serving = self._serving()
         for folder in sorted(serving - wanted):
             self._stop_member(folder, vanished=folder not in found.stacks)
-        for folder in folders:
-            if folder in wanted and folder not in serving:
-                self._start_member(folder, found)
+        started = [
+            self._start_member(folder, found)
+            for folder in sorted(found.stacks)
+            if folder in wanted and folder not in serving
+        ]
+        if started:
+            self._starter.add(started)
         self._count()
 
     def _restart_stale(self, found: Discovery) -> None:
@@ -268,11 +280,11 @@ class Fleet:
             if item is None:
                 continue
             renamed = item.name is not None and item.name != member.name
-            dead = not member.thread.is_alive() and not member.controller.stop.is_set()
-            if renamed or (dead and now - member.started >= RESTART_SECONDS):
+            if renamed or (member.ended() and now - member.started >= RESTART_SECONDS):
                 self._stop_member(member.folder, vanished=False)
 
-    def _start_member(self, folder: str, found: Discovery) -> None:
+    def _start_member(self, folder: str, found: Discovery) -> Member:
+        """A stack's controller, served from now on; the fleet's ``startup.Starter`` starts its thread."""
         item = found.stacks[folder]
         name = found.label(folder)
         options = self._options()
@@ -286,13 +298,15 @@ class Fleet:
         controller.shared_reads = self.shared_reads
         controller.source = StackSource(item.path, self.revision)
         thread = threading.Thread(target=self._run_member, args=(name, controller), name=f"mdr-stack-{name}")
+        member = Member(folder, name, controller, thread, time.monotonic())
         with self._lock:
-            self._members[folder] = Member(folder, name, controller, thread, time.monotonic())
+            self._members[folder] = member
             was_vanished = self._vanished.pop(name, None)
         log.info(
             "serving stack", extra={"stack": name, "folder": folder, "returned": was_vanished is not None}
         )
-        thread.start()
+        controller.busy.acquire()  # its first reconcile waits until the others started (``startup``)
+        return member
 
     def _run_member(self, name: str, controller: Controller) -> None:
         CURRENT_STACK.set(name)
@@ -329,7 +343,8 @@ class Fleet:
             member.controller.stop.set()
             member.controller.trigger.set()
         for member in members:
-            member.thread.join(timeout=30)
+            if member.thread.ident is not None:  # not started yet: it stops as soon as it starts
+                member.thread.join(timeout=30)
 
     def _count(self) -> None:
         with self._lock:
@@ -374,12 +389,26 @@ class Fleet:
         )
 
 
+def owners(root: Path, folders: list[str], paths: Iterable[Path]) -> set[str] | None:
+    """The stacks the changed paths belong to; None (all) when one is outside every stack (a base)."""
+    root = root.resolve()
+    found: set[str] = set()
+    for path in paths:
+        relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else ""
+        owner = next((f for f in folders if f == "." or relative == f or relative.startswith(f + "/")), None)
+        if owner is None:
+            return None
+        found.add(owner)
+    return found
+
+
 def _stop_between_reconciles(member: Member) -> None:
     """Stop a stack's controller once its reconcile in progress (if any) is done: an apply is never cut."""
     with member.controller.busy:
         member.controller.stop.set()
         member.controller.trigger.set()
-    member.thread.join()
+    if member.thread.ident is not None:  # never started (the fleet stopped first): nothing to wait for
+        member.thread.join()
 
 
 def labelled(registries: dict[str, CollectorRegistry]) -> bytes:

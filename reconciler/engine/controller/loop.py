@@ -126,6 +126,7 @@ class Controller:
                         "machines (and CI) are not kept out. Set lock: {bucket: ...} for a shared lease"
                     )
                 self.notify.start(stack, provider, self.metrics.notifications, provider.label, lock.holder)
+                del stack  # each reconcile parses the tree afresh; a fleet would hold every stack twice
                 if self.config.watch:  # in a fleet, the fleet watches the whole tree
                     self._start_watcher()
                 while not self.stop.is_set():

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from reconciler.adapters.cloud_errors import cloud_errors, describe_cloud_error
 from reconciler.adapters.lock import LockError, ObjectStorageLease, holder_identity
 
 log = logging.getLogger("mdr.controller")
+#: conditional writes in flight at once when claiming stacks
+CLAIMS_AT_ONCE = 8
 
 
 def shares(stacks: int, replicas: list[str]) -> dict[str, int]:
@@ -74,6 +77,9 @@ class ShardLeases:
         self._beat_at = 0.0
         self._lock = threading.Lock()
         self.replicas: list[str] = [self.me]
+        #: when the next heartbeat or lease of another replica expires (wall clock): the next look comes
+        #: just after it, so a dead replica's stacks are claimed at once, not up to a period later
+        self.next_change: float | None = None
 
     def _ns(self) -> str:
         return str(self.provider.namespace())
@@ -82,8 +88,12 @@ class ShardLeases:
         """The stacks this replica serves from now on (claims and releases made)."""
         try:
             self._beat()
-            self.replicas = self._live("replicas/")
-            taken = set(self._live("shards/locks/")) - set(self._leases)
+            heartbeats = self._live("replicas/")
+            self.replicas = list(heartbeats)
+            leases = self._live("shards/locks/")
+            taken = set(leases) - set(self._leases)
+            others = [at for r, at in heartbeats.items() if r != self.me] + [leases[f] for f in taken]
+            self.next_change = min(others, default=None)
         except cloud_errors() as exc:  # the bucket is unreachable: keep what is held, claim nothing
             log.warning("cannot reach the shard bucket", extra={"error": describe_cloud_error(exc)})
             return {f for f, lease in self._leases.items() if not lease.lost.is_set()}
@@ -97,11 +107,18 @@ class ShardLeases:
                 "releasing a stack to rebalance", extra={"folder": folder, "replicas": len(self.replicas)}
             )
             self._leases.pop(folder).release()
-        for folder in decision.claim:
-            self._claim(folder)
+        # a dead replica's stacks are claimed at once, a few at a time: one after the other, 50 claims of
+        # two calls each took seconds on a loaded machine
+        if decision.claim:
+            with ThreadPoolExecutor(CLAIMS_AT_ONCE, thread_name_prefix="mdr-shard-claim") as pool:
+                claimed = list(pool.map(self._claim, decision.claim))
+            for folder, won in zip(decision.claim, claimed, strict=True):
+                if won is not None:
+                    self._leases[folder] = won
+                    log.info("claimed a stack", extra={"folder": folder})
         return set(self._leases)
 
-    def _claim(self, folder: str) -> None:
+    def _claim(self, folder: str) -> ObjectStorageLease | None:
         lease = ObjectStorageLease(
             self.provider, folder, self.bucket, None, self.prefix + "shards/", self.ttl
         )
@@ -109,12 +126,11 @@ class ShardLeases:
         try:
             lease.acquire(timeout=0)
         except LockError:
-            return  # another replica won it
+            return None  # another replica won it
         except cloud_errors() as exc:
             log.warning("cannot claim a stack", extra={"folder": folder, "error": describe_cloud_error(exc)})
-            return
-        self._leases[folder] = lease
-        log.info("claimed a stack", extra={"folder": folder})
+            return None
+        return lease
 
     def _beat(self) -> None:
         now = time.monotonic()
@@ -125,19 +141,20 @@ class ShardLeases:
         self.provider.call("PutObject", client.put_object, self._ns(), self.bucket, name, b"{}")
         self._beat_at = now
 
-    def _live(self, folder: str) -> list[str]:
-        """Names under ``<prefix><folder>`` written within the TTL (without the prefix and ``.json``)."""
+    def _live(self, folder: str) -> dict[str, float]:
+        """Names under ``<prefix><folder>`` written within the TTL (without the prefix and ``.json``), with
+        when each expires unless written again."""
         client = self.provider.object_storage
         start = self.prefix + folder
         listed = self.provider.call(
             "ListObjects", client.list_objects, self._ns(), self.bucket, prefix=start, fields="timeModified"
         ).data.objects
         now = time.time()
-        names = []
+        names = {}
         for item in listed:
             modified = item.time_modified
             if isinstance(modified, datetime) and now - modified.timestamp() <= self.ttl:
-                names.append(item.name[len(start) : -len(".json")])
+                names[item.name[len(start) : -len(".json")]] = modified.timestamp() + self.ttl
         return names
 
     def close(self) -> None:
