@@ -18,6 +18,8 @@ from typing import Any
 TAG_ROLLED_BACK = "mdr-rolledback"
 #: the canonical path of the served model: a change touching it is a model swap
 MODEL_PATH = "model.id"
+#: the canonical path of the group a MODEL_GROUP deployment serves: a new group version is a swap too
+GROUP_PATH = "model.groupId"
 _MISSING = object()
 
 
@@ -93,8 +95,9 @@ def _both_numbers(a: Any, b: Any) -> bool:
 
 
 def is_model_swap(field_paths: list[str]) -> bool:
-    """A change that points the deployment at another model (the only kind auto-rollback undoes)."""
-    return MODEL_PATH in field_paths
+    """A change that points the deployment at another model, or a model group deployment at another group
+    version (the only kinds auto-rollback undoes)."""
+    return MODEL_PATH in field_paths or GROUP_PATH in field_paths
 
 
 def held_revision(live_tags: dict[str, str], wanted_hash: str) -> str | None:

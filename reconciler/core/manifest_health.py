@@ -81,8 +81,9 @@ class DeploymentPolicy(Policy):
 
     autoRollback: bool = Field(
         False,
-        description="When the health check fails right after a model swap, point the deployment back at the "
-        "previous owned model; the same manifest revision is then not applied again until it changes",
+        description="When the health check fails right after a model swap (or a new model group version), "
+        "point the deployment back at the previous owned model (or group version); the same manifest revision "
+        "is then not applied again until it changes",
     )
 
 

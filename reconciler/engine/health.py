@@ -95,7 +95,7 @@ def after_apply(plan: Plan, result: ApplyResult, provider: Any, options: ApplyOp
         if check.get("autoRollback") and swap:
             message += "; " + _roll_back(plan, change, provider, options)
         elif check.get("autoRollback"):
-            message += "; not rolled back (auto-rollback undoes a model swap only)"
+            message += "; not rolled back (auto-rollback undoes a model or model group swap only)"
         out.append(ChangeResult(change.id, change.key, "health", "failed", message, deployment_id))
     return out
 
@@ -103,14 +103,19 @@ def after_apply(plan: Plan, result: ApplyResult, provider: Any, options: ApplyOp
 def _roll_back(plan: Plan, change: Change, provider: Any, options: ApplyOptions) -> str:
     """Point the deployment back at its previous owned model, tagged with the revision undone; what
     happened, in words for apply's output."""
-    from reconciler.engine.rollback import rollback_change  # rollback imports workflows, which imports us
+    # rollback imports workflows, which imports us
+    from reconciler.engine.rollback import check_group_members, rollback_change
 
     compartment = str(change.desired.get("compartmentId") or "")
     revision = str((change.desired.get("ownershipTags") or {}).get(TAG_SPEC) or "")
     audit = AuditLog.for_stack(plan.stack).for_target(getattr(provider, "label", "") or "unknown")
     try:
         live = read_live(provider, plan.stack, {compartment}, set())
-        undo, current, target = rollback_change(live, change.name, None)
+        update_type = str(change.desired.get("groupUpdateType") or "ZDT")
+        undo, current, target = rollback_change(live, change.name, None, update_type)
+        group = "groupId" in undo.desired["model"]
+        if group:  # a version whose member models `keep` has deleted cannot be served again
+            check_group_members(provider, target)
     except MdrError as exc:
         audit.write(change.key, "AutoRollback", "failed", resource_id=change.live_id, detail=str(exc))
         return f"auto-rollback impossible: {exc}"
@@ -120,14 +125,15 @@ def _roll_back(plan: Plan, change: Change, provider: Any, options: ApplyOptions)
     rollback_plan = Plan(plan.stack, plan.region, [undo])
     journal = Journal.for_stack(plan.stack)
     outcome = Executor(provider, rollback_plan, journal, audit, options).run()
-    detail = f"model {current} -> {target}; revision {revision[:12]} held"
+    detail = f"{'model group' if group else 'model'} {current} -> {target}; revision {revision[:12]} held"
     if not outcome.ok:
         why = "; ".join(r.message for r in outcome.results if r.status != "done")
         audit.write(change.key, "AutoRollback", "failed", resource_id=undo.live_id, detail=f"{detail}: {why}")
         return f"auto-rollback to {target} FAILED: {why}"
     audit.write(change.key, "AutoRollback", "succeeded", resource_id=undo.live_id, detail=detail)
+    what = "model group" if group else "model"
     return (
-        f"rolled back automatically to the previous model {target} (was {current}); this revision "
+        f"rolled back automatically to the previous {what} {target} (was {current}); this revision "
         f"({revision[:12]}) is not applied again until the manifest changes"
     )
 

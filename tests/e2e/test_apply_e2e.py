@@ -128,6 +128,7 @@ def test_crash_after_create_then_rerun_leaves_no_duplicate(world: World, stack: 
 
 def test_concurrent_applies_do_not_interleave(world: World, stack: Path) -> None:
     world.emulator.work_request_seconds = 1.0
+    world.emulator.reset_counters()
     first = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "apply", "manifests", "--auto-approve", *world.target_args()],
         cwd=world.workdir,
@@ -136,7 +137,11 @@ def test_concurrent_applies_do_not_interleave(world: World, stack: Path) -> None
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.0)
+    # the first apply holds the lock once it writes anything (it takes the lock before its first write)
+    deadline = time.monotonic() + 60
+    while not any(op.startswith("Create") for op in world.emulator.counters()):
+        assert first.poll() is None and time.monotonic() < deadline, "the first apply never started writing"
+        time.sleep(0.05)
     second = _apply(world, "--lock-timeout", "0.5")
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
