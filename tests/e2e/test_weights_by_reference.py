@@ -205,3 +205,58 @@ def test_a_saved_plan_never_registers_weights_written_after_it(world: World) -> 
         in applied.stdout + applied.stderr
     )
     assert world.deployments() == [] and world.models() == []  # refused before any model was made
+
+
+SCORE_READING_WEIGHTS = """
+from pathlib import Path
+
+
+def load_model():
+    return (Path(__file__).parent / "weights.txt").read_text()
+
+
+def predict(data, model=None):
+    return {"weights": model if model is not None else load_model()}
+"""
+CONDA_CHAT = CHAT.replace(
+    """  runtime:
+    type: container
+    image: dsmc://odsc-vllm-serving:0.6.4.post1.2
+    serverPort: 8080
+    predictApiSpecification: openai
+""",
+    "  runtime:\n    type: conda\n",
+)
+
+
+def test_a_deployment_by_reference_serves_the_versions_it_pinned(world: World) -> None:
+    """The service downloads the versions the description names: weights written after the model was
+    registered are served only once a new model pins them (the next apply)."""
+    client = objects(world)
+    details = om.CreateBucketDetails(
+        name="llm-weights", compartment_id=EXAMPLE_COMPARTMENT, versioning="Enabled"
+    )
+    client.create_bucket("mdrlocal", details)
+    runtime = (REPO / "examples" / "llm" / "models" / "story-llm" / "runtime.yaml").read_bytes()
+    files = {"score.py": SCORE_READING_WEIGHTS.encode(), "runtime.yaml": runtime, "weights.txt": b"v1"}
+    for name, body in files.items():
+        client.put_object("mdrlocal", "llm-weights", f"llama/8b/{name}", body)
+    root = world.workdir / "llm"
+    root.mkdir()
+    (root / "mdr.yaml").write_text(STACK)
+    (root / "chat.yaml").write_text(CONDA_CHAT)
+
+    def answer() -> Any:
+        result = world.mdr("predict", "llm", "chat", "--data", "{}", *world.target_args())
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(result.stdout)
+
+    applied = world.mdr("apply", "llm", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert answer() == {"weights": "v1"}
+
+    client.put_object("mdrlocal", "llm-weights", "llama/8b/weights.txt", b"v2")  # retrained, not applied
+    assert answer() == {"weights": "v1"}  # the pinned version, not the newest
+
+    assert world.mdr("apply", "llm", "--auto-approve").returncode == 0
+    assert answer() == {"weights": "v2"}

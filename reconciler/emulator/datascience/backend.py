@@ -33,6 +33,7 @@ from reconciler.emulator.core.workrequests import (
     WorkRequestKind,
     WorkRequests,
 )
+from reconciler.emulator.datascience.by_reference import BY_REFERENCE_SCRATCH, description_of, gathered
 from reconciler.emulator.datascience.catalog import place_in_version_set
 from reconciler.emulator.datascience.flex_rules import is_flex
 from reconciler.emulator.datascience.group_rules import (
@@ -560,4 +561,8 @@ class DeploymentsBackend:
         artifact = self.store.data["artifacts"].get(model_id)
         if artifact is None:
             raise ApiError(500, "InternalServerError", "the deployed model has no artifact")
-        return model_id, self.store.blob_path(artifact["blob"])
+        path = self.store.blob_path(artifact["blob"])
+        description = description_of(path)  # a model registered by reference (weights in a bucket)
+        if description is not None:
+            path = gathered(description, self.models.objects, BY_REFERENCE_SCRATCH)
+        return model_id, path
